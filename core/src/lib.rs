@@ -1,0 +1,11 @@
+//! `mote-core`: int8 inference for microcontrollers.
+//!
+//! The crate is `no_std` and never allocates: a model is read zero-copy from a
+//! byte slice (usually flash) and runs in an arena the caller owns.
+#![no_std]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod profile;
+
+/// The runtime's version, as the firmware reports it at boot.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,28 @@
+//! mote's Cortex-M application.
+//!
+//! The application logic lives here and in `app`; everything that differs
+//! between boards (how time is counted, how the run ends, where its arguments
+//! come from) lives in one thin module under `board/`.
+#![no_std]
+#![no_main]
+
+mod app;
+mod board;
+mod calibrate;
+
+use cortex_m_rt::entry;
+
+#[entry]
+fn main() -> ! {
+    let mut board = board::Board::take();
+    let code = app::run(&mut board);
+    board::exit(code)
+}
+
+/// A panic is a failed run: say why through defmt, then end the simulation
+/// with a non-zero status so a test or CI sees it.
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    defmt::error!("panic: {}", defmt::Display2Format(info));
+    board::exit(101)
+}
