@@ -35,7 +35,9 @@ fn boots_and_logs_on_both_boards() {
 
 /// `calibrate N` runs `N` iterations of a two-instruction loop (`subs; bne`,
 /// see firmware/src/calibrate.rs), so the counter must see `2 (N - 1)` more
-/// instructions than for `N = 1`, to within one SysTick tick (40 instructions).
+/// instructions than for `N = 1`. Each of the two measurements is quantised to
+/// one SysTick tick (40 instructions), so their difference is exact to within
+/// two ticks.
 #[test]
 fn instruction_counter_matches_a_known_loop() {
     for board in SimBoard::ALL {
@@ -46,7 +48,7 @@ fn instruction_counter_matches_a_known_loop() {
             let loop_count: u64 = field(line, "loop=");
             let expected = 2 * (n - 1);
             assert!(
-                loop_count.abs_diff(expected) <= 40,
+                loop_count.abs_diff(expected) < 80,
                 "{board:?}: measured {loop_count} instructions, loop has {expected} ({line})"
             );
         }
