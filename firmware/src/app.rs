@@ -6,6 +6,7 @@
 //! - `panic`: fail on purpose, to prove a failure reaches the host as an exit status.
 use crate::{board::Board, calibrate};
 
+
 pub fn run(board: &mut Board) -> i32 {
     let cpu = board.cpu();
     defmt::info!("mote firmware {=str} on {}", env!("CARGO_PKG_VERSION"), cpu);
@@ -18,6 +19,7 @@ pub fn run(board: &mut Board) -> i32 {
             let loop_ = calibrate::measure(&mut board.counter, 100_001);
             defmt::info!("counter: {=u64} instructions for 200000 loop instructions", loop_ - base);
             defmt::info!("mote-core {=str} linked", mote_core::VERSION);
+            defmt::info!("stack high-water {=usize} bytes", crate::stack::high_water());
             defmt::info!("done");
             0
         }

@@ -9,6 +9,7 @@
 mod app;
 mod board;
 mod calibrate;
+mod stack;
 
 use cortex_m_rt::entry;
 

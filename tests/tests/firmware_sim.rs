@@ -30,6 +30,17 @@ fn boots_and_logs_on_both_boards() {
             run.log
         );
         assert!(run.line("done").is_some(), "did not finish:\n{}", run.log);
+        let stack = run.line("stack high-water").expect("stack line");
+        let bytes: u64 = stack
+            .split_whitespace()
+            .nth(2)
+            .and_then(|v| v.parse().ok())
+            .expect("bytes");
+        // Painting works: some stack was used, and far less than the 4 MiB RAM.
+        assert!(
+            (64..64 * 1024).contains(&bytes),
+            "implausible stack high-water: {stack}"
+        );
     }
 }
 
