@@ -4,4 +4,5 @@
 //! call them directly.
 
 pub mod firmware;
+pub mod graph;
 pub mod sim;
