@@ -5,7 +5,10 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod kernels;
+pub mod le;
 pub mod profile;
+pub mod quant;
 
 /// The runtime's version, as the firmware reports it at boot.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
