@@ -9,8 +9,11 @@ pub mod crc32;
 mod dispatch;
 pub mod error;
 pub mod format;
+pub mod kernels;
+pub mod le;
 mod model;
 pub mod profile;
+pub mod quant;
 mod session;
 
 pub use error::{Error, OpError, PlanError, Result, Section, TensorError};
