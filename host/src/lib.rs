@@ -7,4 +7,5 @@ pub mod blob;
 pub mod firmware;
 pub mod graph;
 pub mod plan;
+pub mod sample;
 pub mod sim;
