@@ -89,6 +89,9 @@ pub enum PlanError {
     Alignment(u32),
     /// Two tensors alive at the same time share arena bytes.
     Overlap { a: u16, b: u16 },
+    /// The arena size exceeds the end of the last activation (rounded up
+    /// to the arena alignment).
+    ArenaSize(u32),
 }
 
 /// Errors of `mote-core`.
