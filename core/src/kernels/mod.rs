@@ -30,14 +30,14 @@ pub mod fully_connected;
 // pub mod leaky_relu;
 // pub mod logistic;
 pub mod max_pool2d;
-// pub mod mean;
+pub mod mean;
 pub mod mul;
 pub mod pad;
 pub mod pool;
 // pub mod quantize;
 pub mod reshape;
-// pub mod resize_bilinear;
-// pub mod resize_nearest;
+pub mod resize_bilinear;
+pub mod resize_nearest;
 // pub mod softmax;
 
 use crate::le::I32s;
