@@ -6,6 +6,7 @@
 pub mod blob;
 pub mod firmware;
 pub mod graph;
+pub mod npy;
 pub mod plan;
 pub mod sample;
 pub mod sim;
