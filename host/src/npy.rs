@@ -87,7 +87,10 @@ impl Array {
 
     /// Parses `.npy` file bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Array> {
-        ensure!(bytes.len() >= 10 && &bytes[..6] == b"\x93NUMPY", "not a .npy file");
+        ensure!(
+            bytes.len() >= 10 && &bytes[..6] == b"\x93NUMPY",
+            "not a .npy file"
+        );
         let (header_len, start) = match bytes[6] {
             1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
             2 | 3 => {
@@ -120,7 +123,10 @@ impl Array {
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<usize>().with_context(|| format!("bad dimension {s:?}")))
+            .map(|s| {
+                s.parse::<usize>()
+                    .with_context(|| format!("bad dimension {s:?}"))
+            })
             .collect::<Result<Vec<_>>>()?;
         let n: usize = shape.iter().product();
         let data = bytes
@@ -156,7 +162,10 @@ fn dict_value<'h>(header: &'h str, key: &str) -> Result<&'h str> {
         .find(&format!("'{key}'"))
         .with_context(|| format!(".npy header lacks {key}"))?;
     let rest = header[at + key.len() + 2..].trim_start();
-    let rest = rest.strip_prefix(':').context("malformed .npy header")?.trim_start();
+    let rest = rest
+        .strip_prefix(':')
+        .context("malformed .npy header")?
+        .trim_start();
     let end = if rest.starts_with('(') {
         rest.find(')').map(|i| i + 1)
     } else {
