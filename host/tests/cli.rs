@@ -78,7 +78,14 @@ fn infer_writes_what_the_session_computes() {
         p(&o0),
     ]);
     assert!(!ok && stderr.contains("shape"), "{stderr}");
-    let (ok, _, stderr) = mote(&["infer", p(&model_path), "--input", p(&dir.join("a.npy")), "--output", p(&o0)]);
+    let (ok, _, stderr) = mote(&[
+        "infer",
+        p(&model_path),
+        "--input",
+        p(&dir.join("a.npy")),
+        "--output",
+        p(&o0),
+    ]);
     assert!(!ok && stderr.contains("2 input"), "{stderr}");
 }
 
@@ -93,8 +100,14 @@ fn inspect_reports_ops_totals_and_the_tflm_arena() {
 
     let (ok, text, stderr) = mote(&["inspect", p(&model_path)]);
     assert!(ok, "{stderr}");
-    assert!(text.contains("CONV_2D") && text.contains("RESHAPE"), "{text}");
-    assert!(text.contains(&format!("arena {} bytes", model.arena_size())), "{text}");
+    assert!(
+        text.contains("CONV_2D") && text.contains("RESHAPE"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("arena {} bytes", model.arena_size())),
+        "{text}"
+    );
     assert!(text.contains("no TFLM sidecar"), "{text}");
 
     std::fs::write(
@@ -113,9 +126,15 @@ fn inspect_reports_ops_totals_and_the_tflm_arena() {
     assert!(macs > 0);
     // Per-channel scales are all there.
     let filter = &v["tensors"][1];
-    assert_eq!(filter["quantization"]["scales"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        filter["quantization"]["scales"].as_array().unwrap().len(),
+        5
+    );
     let (ok, text, _) = mote(&["inspect", p(&model_path)]);
-    assert!(ok && text.contains("vs TFLM 5000 bytes") && text.contains("mote needs no more"), "{text}");
+    assert!(
+        ok && text.contains("vs TFLM 5000 bytes") && text.contains("mote needs no more"),
+        "{text}"
+    );
 
     // A corrupt blob is an error, not a panic.
     let mut bad = bytes.clone();
