@@ -3,5 +3,13 @@
 //! The `mote` binary is a thin CLI over these modules, and the workspace tests
 //! call them directly.
 
+pub mod blob;
+pub mod describe;
 pub mod firmware;
+pub mod graph;
+pub mod infer;
+pub mod model_file;
+pub mod npy;
+pub mod plan;
+pub mod sample;
 pub mod sim;

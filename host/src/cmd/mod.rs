@@ -1,6 +1,8 @@
 //! One module per subcommand; this file only lists them.
 use clap::{Parser, Subcommand};
 
+mod infer;
+mod inspect;
 mod sim;
 
 #[derive(Parser)]
@@ -18,12 +20,18 @@ pub struct Cli {
 enum Command {
     /// Build the firmware and run it on a simulated board (QEMU).
     Sim(sim::Args),
+    /// Show a model's ops, tensors, MACs, weights and arena (vs TFLM's).
+    Inspect(inspect::Args),
+    /// Run one inference through mote-core: .npy in, .npy out.
+    Infer(infer::Args),
 }
 
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Sim(args) => sim::run(args),
+            Command::Inspect(args) => inspect::run(args),
+            Command::Infer(args) => infer::run(args),
         }
     }
 }
