@@ -9,6 +9,9 @@
 mod app;
 mod board;
 mod calibrate;
+mod files;
+mod memory;
+mod run_model;
 mod stack;
 
 use cortex_m_rt::entry;

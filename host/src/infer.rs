@@ -20,9 +20,9 @@ pub fn shape_fits(shape: &[usize], t: &TensorInfo) -> bool {
     shape == dims.as_slice() || (dims.first() == Some(&1) && shape == &dims[1..])
 }
 
-/// Runs `model` on `inputs` (one per model input, in order) and returns
-/// every output as an array in the output tensor's full shape.
-pub fn run(model: &Model<'_>, inputs: &[Array]) -> Result<Vec<Array>> {
+/// Checks `inputs` (one per model input, in order) against the model's input
+/// tensors: count, element type and shape.
+pub fn check_inputs(model: &Model<'_>, inputs: &[Array]) -> Result<()> {
     let err = |e: mote_core::Error| anyhow!("{e}");
     ensure!(
         inputs.len() == model.input_count(),
@@ -30,9 +30,6 @@ pub fn run(model: &Model<'_>, inputs: &[Array]) -> Result<Vec<Array>> {
         model.input_count(),
         inputs.len()
     );
-    let mut buf = vec![0u8; model.arena_size() + model.arena_align()];
-    let arena = align_arena(&mut buf, model.arena_align());
-    let mut session = Session::new(model, arena).map_err(err)?;
     for (k, array) in inputs.iter().enumerate() {
         let t = model.input(k).map_err(err)?;
         if array.dtype != npy_dtype(t.dtype) {
@@ -49,17 +46,52 @@ pub fn run(model: &Model<'_>, inputs: &[Array]) -> Result<Vec<Array>> {
                 array.shape
             );
         }
-        session.set_input(k, &array.data).map_err(err)?;
     }
-    session.run().map_err(err)?;
-    (0..model.output_count())
-        .map(|k| {
-            let t = model.output(k).map_err(err)?;
+    Ok(())
+}
+
+/// Wraps output tensors' bytes (in the model's output order) as arrays in
+/// each output tensor's full shape.
+pub fn output_arrays(model: &Model<'_>, outputs: Vec<Vec<u8>>) -> Result<Vec<Array>> {
+    ensure!(
+        outputs.len() == model.output_count(),
+        "expected {} outputs",
+        model.output_count()
+    );
+    outputs
+        .into_iter()
+        .enumerate()
+        .map(|(k, data)| {
+            let t = model.output(k).map_err(|e| anyhow!("{e}"))?;
+            ensure!(
+                data.len() == t.byte_len as usize,
+                "output {k}: {} bytes, expected {}",
+                data.len(),
+                t.byte_len
+            );
             Ok(Array {
                 shape: t.shape.dims().iter().map(|&d| d as usize).collect(),
                 dtype: npy_dtype(t.dtype),
-                data: session.output(k).map_err(err)?.to_vec(),
+                data,
             })
         })
         .collect()
+}
+
+/// Runs `model` on `inputs` (one per model input, in order) and returns
+/// every output as an array in the output tensor's full shape.
+pub fn run(model: &Model<'_>, inputs: &[Array]) -> Result<Vec<Array>> {
+    let err = |e: mote_core::Error| anyhow!("{e}");
+    check_inputs(model, inputs)?;
+    let mut buf = vec![0u8; model.arena_size() + model.arena_align()];
+    let arena = align_arena(&mut buf, model.arena_align());
+    let mut session = Session::new(model, arena).map_err(err)?;
+    for (k, array) in inputs.iter().enumerate() {
+        session.set_input(k, &array.data).map_err(err)?;
+    }
+    session.run().map_err(err)?;
+    let outputs = (0..model.output_count())
+        .map(|k| Ok(session.output(k).map_err(err)?.to_vec()))
+        .collect::<Result<Vec<_>>>()?;
+    output_arrays(model, outputs)
 }

@@ -208,3 +208,94 @@ pub fn decode(elf: &Path, raw: &[u8]) -> Result<String> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// What one op cost on the simulated board.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpCost {
+    pub index: u16,
+    /// The op's name as the firmware logs it (e.g. `Conv2d`).
+    pub op: String,
+    pub instructions: u64,
+    pub macs: u64,
+}
+
+/// A model run on the simulated board (`firmware run`).
+#[derive(Debug)]
+pub struct ModelRun {
+    pub sim: SimRun,
+    /// Output tensors' bytes, in the model's output order (empty on failure).
+    pub outputs: Vec<Vec<u8>>,
+    /// Instructions for the whole inference, as counted on the board.
+    pub instructions: Option<u64>,
+    pub ops: Vec<OpCost>,
+    pub stack_bytes: Option<u64>,
+}
+
+/// Runs `blob` on the simulated board with `inputs` (raw tensor bytes, one
+/// per model input). `outputs` is how many output files to collect.
+/// `arena_limit` caps the firmware's arena, to exercise its arena check.
+pub fn run_model(
+    elf: &Path,
+    board: SimBoard,
+    blob: &[u8],
+    inputs: &[Vec<u8>],
+    outputs: usize,
+    arena_limit: Option<usize>,
+) -> Result<ModelRun> {
+    let dir = tempfile::tempdir().context("creating a folder for the simulation")?;
+    std::fs::write(dir.path().join("model.mote"), blob)?;
+    for (k, bytes) in inputs.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("input{k}.bin")), bytes)?;
+    }
+    let mut args = vec!["run".to_string()];
+    if let Some(limit) = arena_limit {
+        args.push(limit.to_string());
+    }
+    let mut opts = SimOptions::new(board).args(args);
+    opts.workdir = Some(dir.path().to_path_buf());
+    let sim = run(elf, &opts)?;
+    let mut out = Vec::new();
+    if sim.status == 0 {
+        for k in 0..outputs {
+            let path = dir.path().join(format!("output{k}.bin"));
+            out.push(
+                std::fs::read(&path)
+                    .with_context(|| format!("firmware wrote no {}", path.display()))?,
+            );
+        }
+    }
+    let ops = sim.log.lines().filter_map(parse_op_line).collect();
+    let instructions = sim
+        .line("total")
+        .and_then(|l| key_value(l, "instructions="));
+    let stack_bytes = sim
+        .line("stack high-water")
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse().ok());
+    Ok(ModelRun {
+        sim,
+        outputs: out,
+        instructions,
+        ops,
+        stack_bytes,
+    })
+}
+
+fn key_value(line: &str, key: &str) -> Option<u64> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key))
+        .and_then(|v| v.parse().ok())
+}
+
+/// `INFO  op 3 Conv2d instructions=1234 macs=567`.
+fn parse_op_line(line: &str) -> Option<OpCost> {
+    let mut words = line.split_whitespace().skip_while(|w| *w != "op").skip(1);
+    let index = words.next()?.parse().ok()?;
+    let op = words.next()?.to_string();
+    Some(OpCost {
+        index,
+        op,
+        instructions: key_value(line, "instructions=")?,
+        macs: key_value(line, "macs=")?,
+    })
+}

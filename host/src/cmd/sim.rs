@@ -1,24 +1,81 @@
-//! `mote sim`: build the firmware and run it on a simulated board.
-use anyhow::{bail, Result};
-use mote_host::{firmware, sim};
+//! `mote sim`: build the firmware and run it on a simulated board: a model on
+//! `.npy` inputs (outputs written back as `.npy`), or one of the firmware's
+//! own commands.
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, ensure, Result};
+use mote_core::Model;
+use mote_host::{firmware, infer, model_file, npy, sim};
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// A `.mote` blob or a `.tflite` file (imported on the fly). Without it,
+    /// the firmware runs `--command`.
+    model: Option<PathBuf>,
+    /// Input tensor (`.npy`, NHWC, batch dimension optional); repeat for several.
+    #[arg(long)]
+    input: Vec<PathBuf>,
+    /// Where to write an output (`.npy`); repeat for several.
+    #[arg(long)]
+    output: Vec<PathBuf>,
     /// Simulated CPU: cortex-m4 (mps2-an386) or cortex-m7 (mps2-an500).
     #[arg(long, default_value = "cortex-m4")]
     cpu: String,
-    /// Words passed to the firmware, e.g. `calibrate 1000000` (default: its self-check).
-    #[arg(trailing_var_arg = true)]
-    firmware_args: Vec<String>,
+    /// A firmware command when no model is given, e.g. "calibrate 1000000".
+    #[arg(long, default_value = "hello")]
+    command: String,
+    /// Print the firmware's whole log (per-op lines included).
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
     let board = sim::SimBoard::parse(&args.cpu)?;
     let elf = firmware::build(firmware::BoardKind::Sim)?;
-    let run = sim::run(&elf, &sim::SimOptions::new(board).args(args.firmware_args))?;
-    print!("{}", run.log);
-    if run.status != 0 {
-        bail!("firmware exited with status {}", run.status);
+    let Some(model_path) = &args.model else {
+        let words = args.command.split_whitespace();
+        let run = sim::run(&elf, &sim::SimOptions::new(board).args(words))?;
+        print!("{}", run.log);
+        ensure!(
+            run.status == 0,
+            "firmware exited with status {}",
+            run.status
+        );
+        return Ok(());
+    };
+    let file = model_file::load(model_path)?;
+    let model = Model::parse(&file.blob).map_err(|e| anyhow!("{}: {e}", model_path.display()))?;
+    let inputs = args
+        .input
+        .iter()
+        .map(|p| npy::Array::read(p))
+        .collect::<Result<Vec<_>>>()?;
+    infer::check_inputs(&model, &inputs)?;
+    let bytes: Vec<Vec<u8>> = inputs.into_iter().map(|a| a.data).collect();
+    let run = sim::run_model(&elf, board, &file.blob, &bytes, model.output_count(), None)?;
+    if args.verbose || run.sim.status != 0 {
+        print!("{}", run.sim.log);
     }
+    if run.sim.status != 0 {
+        bail!("firmware exited with status {}", run.sim.status);
+    }
+    let outputs = infer::output_arrays(&model, run.outputs)?;
+    for (array, path) in outputs.iter().zip(&args.output) {
+        array.write(path)?;
+        println!("{}: {:?} {:?}", path.display(), array.dtype, array.shape);
+    }
+    let instructions = run
+        .instructions
+        .ok_or_else(|| anyhow!("the firmware reported no count"))?;
+    let macs: u64 = run.ops.iter().map(|op| op.macs).sum();
+    println!(
+        "{}: {} instructions ({} ops, {} MACs, {:.2} instructions/MAC), stack {} bytes",
+        board.cpu(),
+        instructions,
+        run.ops.len(),
+        macs,
+        instructions as f64 / macs.max(1) as f64,
+        run.stack_bytes.unwrap_or(0)
+    );
     Ok(())
 }
