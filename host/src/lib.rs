@@ -4,4 +4,5 @@
 //! call them directly.
 
 pub mod firmware;
+pub mod tflite;
 pub mod sim;
