@@ -5,7 +5,10 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod format;
 pub mod profile;
+
+pub use format::{DType, OpCode};
 
 /// The runtime's version, as the firmware reports it at boot.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

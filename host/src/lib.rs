@@ -4,5 +4,6 @@
 //! call them directly.
 
 pub mod firmware;
-pub mod tflite;
+pub mod graph;
 pub mod sim;
+pub mod tflite;

@@ -1,0 +1,271 @@
+//! The host-side model graph: what the `.tflite` importer and the training
+//! exporter fill in, and what the memory planner and blob writer consume.
+//!
+//! It is deliberately close to the blob: tensors carry their quantization and
+//! (for weights) their bytes, and every op already carries its kernel's
+//! encoded parameter words (`mote_core::kernels::<op>::Params::encode`), so
+//! everything that needs floating point (multipliers, shifts) has been
+//! computed on the host by the kernels' prepare constructors before a graph
+//! exists. Per-channel multipliers and shifts are int32 constant tensors that
+//! the op lists among its inputs (see `core/FORMAT-OPS.md` for each op's
+//! input order).
+use anyhow::{bail, ensure, Result};
+pub use mote_core::format::{DType, OpCode};
+
+/// Index of a tensor in [`Graph::tensors`].
+pub type TensorId = usize;
+
+/// How a tensor's integers map to real numbers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Quantization {
+    /// Plain numbers (float32 tensors, or int32 tensors of precomputed words).
+    None,
+    /// `real = scale * (q - zero_point)`.
+    PerTensor { scale: f32, zero_point: i32 },
+    /// One scale per slice along `axis` (`scales.len() == shape[axis]`), zero
+    /// point 0 for every channel, as the TFLite int8 spec requires of weights.
+    PerChannel { axis: usize, scales: Vec<f32> },
+}
+
+impl Quantization {
+    /// Per-tensor scale, or `None` for unquantized / per-channel tensors.
+    pub fn scale(&self) -> Option<f32> {
+        match self {
+            Quantization::PerTensor { scale, .. } => Some(*scale),
+            _ => None,
+        }
+    }
+
+    /// Zero point (0 for per-channel and unquantized tensors).
+    pub fn zero_point(&self) -> i32 {
+        match self {
+            Quantization::PerTensor { zero_point, .. } => *zero_point,
+            _ => 0,
+        }
+    }
+}
+
+/// One tensor: an activation (lives in the arena) or a constant (in the blob).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    /// Name for humans (`inspect`, error messages); not stored in the blob.
+    pub name: String,
+    /// Dimensions, outermost first (NHWC for 4-D), at most 4 of them.
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+    pub quant: Quantization,
+    /// Little-endian element bytes for constants; `None` for activations.
+    pub data: Option<Vec<u8>>,
+}
+
+impl Tensor {
+    /// Number of elements (1 for a scalar).
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Size of the element bytes.
+    pub fn byte_len(&self) -> usize {
+        self.len() * self.dtype.size()
+    }
+
+    /// Whether the tensor is constant data (weights, bias, multipliers).
+    pub fn is_constant(&self) -> bool {
+        self.data.is_some()
+    }
+}
+
+/// One operator application.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Op {
+    pub code: OpCode,
+    /// Input tensors in the kernel's order (see `core/FORMAT-OPS.md`).
+    pub inputs: Vec<TensorId>,
+    /// Output tensors (every supported op has exactly one).
+    pub outputs: Vec<TensorId>,
+    /// The kernel's encoded `Params` words.
+    pub params: Vec<i32>,
+}
+
+/// A whole model: tensors, ops in execution order, graph inputs and outputs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Graph {
+    pub tensors: Vec<Tensor>,
+    pub ops: Vec<Op>,
+    pub inputs: Vec<TensorId>,
+    pub outputs: Vec<TensorId>,
+}
+
+impl Graph {
+    pub fn new() -> Graph {
+        Graph::default()
+    }
+
+    /// Adds an activation tensor (no data) and returns its id.
+    pub fn add_activation(
+        &mut self,
+        name: impl Into<String>,
+        shape: &[usize],
+        dtype: DType,
+        quant: Quantization,
+    ) -> TensorId {
+        self.tensors.push(Tensor {
+            name: name.into(),
+            shape: shape.to_vec(),
+            dtype,
+            quant,
+            data: None,
+        });
+        self.tensors.len() - 1
+    }
+
+    /// Adds a constant tensor from its little-endian bytes and returns its id.
+    pub fn add_constant(
+        &mut self,
+        name: impl Into<String>,
+        shape: &[usize],
+        dtype: DType,
+        quant: Quantization,
+        data: Vec<u8>,
+    ) -> TensorId {
+        self.tensors.push(Tensor {
+            name: name.into(),
+            shape: shape.to_vec(),
+            dtype,
+            quant,
+            data: Some(data),
+        });
+        self.tensors.len() - 1
+    }
+
+    /// Adds an int8 constant.
+    pub fn add_i8_constant(
+        &mut self,
+        name: impl Into<String>,
+        shape: &[usize],
+        quant: Quantization,
+        values: &[i8],
+    ) -> TensorId {
+        let data = values.iter().map(|&v| v as u8).collect();
+        self.add_constant(name, shape, DType::Int8, quant, data)
+    }
+
+    /// Adds an int32 constant (bias, per-channel multipliers or shifts).
+    pub fn add_i32_constant(
+        &mut self,
+        name: impl Into<String>,
+        shape: &[usize],
+        quant: Quantization,
+        values: &[i32],
+    ) -> TensorId {
+        let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.add_constant(name, shape, DType::Int32, quant, data)
+    }
+
+    /// Appends an op (execution order is insertion order).
+    pub fn add_op(
+        &mut self,
+        code: OpCode,
+        inputs: &[TensorId],
+        outputs: &[TensorId],
+        params: Vec<i32>,
+    ) {
+        self.ops.push(Op {
+            code,
+            inputs: inputs.to_vec(),
+            outputs: outputs.to_vec(),
+            params,
+        });
+    }
+
+    /// The op that writes `tensor`, if any.
+    pub fn producer(&self, tensor: TensorId) -> Option<usize> {
+        self.ops.iter().position(|op| op.outputs.contains(&tensor))
+    }
+
+    /// Structural checks a writer relies on: ids in range, shapes at most 4-D,
+    /// constant byte sizes, quantization axes, and that every activation an op
+    /// reads is a graph input or was written by an earlier op. The blob parser
+    /// in `mote-core` checks all of this again (and the op parameters); this
+    /// gives host-side errors with tensor names instead.
+    pub fn check(&self) -> Result<()> {
+        let n = self.tensors.len();
+        for (id, t) in self.tensors.iter().enumerate() {
+            ensure!(
+                t.shape.len() <= 4,
+                "tensor {id} {:?}: rank {} > 4",
+                t.name,
+                t.shape.len()
+            );
+            if let Some(data) = &t.data {
+                ensure!(
+                    data.len() == t.byte_len(),
+                    "tensor {id} {:?}: {} data bytes for shape {:?} {}",
+                    t.name,
+                    data.len(),
+                    t.shape,
+                    t.dtype.name()
+                );
+            }
+            if let Quantization::PerChannel { axis, scales } = &t.quant {
+                ensure!(
+                    t.shape.get(*axis) == Some(&scales.len()),
+                    "tensor {id} {:?}: {} per-channel scales on axis {axis} of {:?}",
+                    t.name,
+                    scales.len(),
+                    t.shape
+                );
+            }
+        }
+        let mut written = vec![false; n];
+        for &i in &self.inputs {
+            ensure!(i < n, "graph input {i} out of range");
+            ensure!(
+                !self.tensors[i].is_constant(),
+                "graph input {:?} is constant",
+                self.tensors[i].name
+            );
+            written[i] = true;
+        }
+        for (k, op) in self.ops.iter().enumerate() {
+            for &i in &op.inputs {
+                ensure!(i < n, "op {k} {}: input {i} out of range", op.code.name());
+                let t = &self.tensors[i];
+                ensure!(
+                    t.is_constant() || written[i],
+                    "op {k} {}: reads {:?} before it is written",
+                    op.code.name(),
+                    t.name
+                );
+            }
+            for &o in &op.outputs {
+                ensure!(o < n, "op {k} {}: output {o} out of range", op.code.name());
+                let t = &self.tensors[o];
+                ensure!(
+                    !t.is_constant(),
+                    "op {k} {}: writes constant {:?}",
+                    op.code.name(),
+                    t.name
+                );
+                if written[o] {
+                    bail!("op {k} {}: {:?} is written twice", op.code.name(), t.name);
+                }
+                written[o] = true;
+            }
+        }
+        for &o in &self.outputs {
+            ensure!(o < n, "graph output {o} out of range");
+            ensure!(
+                written[o],
+                "graph output {:?} is never written",
+                self.tensors[o].name
+            );
+        }
+        Ok(())
+    }
+}
