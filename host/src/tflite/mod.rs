@@ -24,3 +24,8 @@ pub fn import(bytes: &[u8]) -> Result<Graph> {
     let model = schema::Model::read(bytes).context("reading the .tflite flatbuffer")?;
     convert::convert(&model)
 }
+
+#[cfg(test)]
+mod testbuild;
+#[cfg(test)]
+mod tests;
