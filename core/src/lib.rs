@@ -6,7 +6,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod format;
+pub mod kernels;
+pub mod le;
 pub mod profile;
+pub mod quant;
 
 pub use format::{DType, OpCode};
 
