@@ -5,13 +5,19 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod crc32;
+mod dispatch;
+pub mod error;
 pub mod format;
 pub mod kernels;
 pub mod le;
+mod model;
 pub mod profile;
 pub mod quant;
 
-pub use format::{DType, OpCode};
+pub use error::{Error, OpError, PlanError, Result, Section, TensorError};
+pub use format::{DType, OpCode, Quant, Shape, Storage, TensorInfo};
+pub use model::{Model, OpInfo};
 
 /// The runtime's version, as the firmware reports it at boot.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,582 @@
+//! A parsed, fully validated model: read zero-copy from a blob.
+//!
+//! [`Model::parse`] checks every field before returning, so the accessors and
+//! [`crate::Session::run`] can rely on offsets being in bounds and the memory
+//! plan being sound. The accessors still return `Result` rather than
+//! trusting that, so a bug can only ever surface as an error.
+use crate::crc32::crc32;
+use crate::dispatch;
+use crate::error::{Error, OpError, PlanError, Result, Section, TensorError};
+use crate::format::bytes::{f32_at, i32_at, offset, u16_at, u32_at, u8_at};
+use crate::format::layout::{self, dir, limits, op as of};
+use crate::format::tensor::{self, Storage, TensorErrorOr, TensorInfo};
+use crate::format::OpCode;
+
+/// One op record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct OpInfo {
+    pub code: OpCode,
+    /// Number of input tensors.
+    pub inputs: u8,
+    /// Number of output tensors.
+    pub outputs: u8,
+    index: u32,
+    word_index: u32,
+    word_count: u32,
+}
+
+impl OpInfo {
+    /// Number of parameter words.
+    pub fn word_count(&self) -> usize {
+        self.word_count as usize
+    }
+}
+
+/// A validated model. Cheap to copy: it is the blob slice plus the directory.
+#[derive(Debug, Clone, Copy)]
+pub struct Model<'a> {
+    bytes: &'a [u8],
+    arena_size: u32,
+    arena_align: u32,
+    tensor_count: u16,
+    op_count: u16,
+    input_count: u16,
+    output_count: u16,
+    tensor_table: u32,
+    op_table: u32,
+    index_pool: u32,
+    index_count: u32,
+    word_pool: u32,
+    word_count: u32,
+    scale_pool: u32,
+    scale_count: u32,
+    const_offset: u32,
+    const_len: u32,
+    graph_io: u32,
+}
+
+impl<'a> Model<'a> {
+    /// Parses and validates a blob. Bytes after the body (flash padding) are
+    /// ignored. Nothing is copied: the model borrows `bytes`.
+    pub fn parse(bytes: &'a [u8]) -> Result<Model<'a>> {
+        let model = Self::parse_structure(bytes)?;
+        model.check_tensors()?;
+        model.check_graph_io()?;
+        model.check_ops()?;
+        model.check_lifetimes()?;
+        model.check_plan()?;
+        Ok(model)
+    }
+
+    /// Header, CRC, directory and section bounds.
+    fn parse_structure(bytes: &'a [u8]) -> Result<Model<'a>> {
+        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        let truncated = |needed: usize| Error::Truncated {
+            needed: u32::try_from(needed).unwrap_or(u32::MAX),
+            len,
+        };
+        if bytes.len() < layout::PREFIX_LEN {
+            return Err(truncated(layout::PREFIX_LEN));
+        }
+        let h = Section::Header;
+        if bytes.get(0..4) != Some(&layout::MAGIC[..]) {
+            return Err(Error::Magic);
+        }
+        let version = u16_at(bytes, 4, h)?;
+        if version != layout::VERSION {
+            return Err(Error::Version(version));
+        }
+        let flags = u16_at(bytes, 6, h)?;
+        if flags != 0 {
+            return Err(Error::Flags(flags));
+        }
+        let body_len = u32_at(bytes, 8, h)? as usize;
+        let total = layout::PREFIX_LEN
+            .checked_add(body_len)
+            .ok_or(truncated(usize::MAX))?;
+        let bytes = bytes.get(..total).ok_or(truncated(total))?;
+        if total < layout::HEADER_LEN {
+            return Err(Error::Bounds(h));
+        }
+        let stored = u32_at(bytes, 12, h)?;
+        let computed = crc32(bytes.get(layout::PREFIX_LEN..).unwrap_or(&[]));
+        if stored != computed {
+            return Err(Error::Crc { stored, computed });
+        }
+
+        let r32 = |o| u32_at(bytes, o, h);
+        let r16 = |o| u16_at(bytes, o, h);
+        let m = Model {
+            bytes,
+            arena_size: r32(dir::ARENA_SIZE)?,
+            arena_align: r32(dir::ARENA_ALIGN)?,
+            tensor_count: r16(dir::TENSOR_COUNT)?,
+            op_count: r16(dir::OP_COUNT)?,
+            input_count: r16(dir::INPUT_COUNT)?,
+            output_count: r16(dir::OUTPUT_COUNT)?,
+            tensor_table: r32(dir::TENSOR_TABLE)?,
+            op_table: r32(dir::OP_TABLE)?,
+            index_pool: r32(dir::INDEX_POOL)?,
+            index_count: r32(dir::INDEX_COUNT)?,
+            word_pool: r32(dir::WORD_POOL)?,
+            word_count: r32(dir::WORD_COUNT)?,
+            scale_pool: r32(dir::SCALE_POOL)?,
+            scale_count: r32(dir::SCALE_COUNT)?,
+            const_offset: r32(dir::CONST_OFFSET)?,
+            const_len: r32(dir::CONST_LEN)?,
+            graph_io: r32(dir::GRAPH_IO)?,
+        };
+        if r32(dir::RESERVED)? != 0 {
+            return Err(Error::Flags(0));
+        }
+        let align = m.arena_align;
+        if !align.is_power_of_two()
+            || !(layout::MIN_ARENA_ALIGN..=layout::MAX_ARENA_ALIGN).contains(&align)
+        {
+            return Err(Error::Plan(PlanError::Alignment(align)));
+        }
+        let limit = |count: usize, max: usize, s| {
+            if count > max {
+                Err(Error::Limit(s))
+            } else {
+                Ok(())
+            }
+        };
+        limit(usize::from(m.tensor_count), limits::MAX_TENSORS, Section::TensorTable)?;
+        limit(usize::from(m.op_count), limits::MAX_OPS, Section::OpTable)?;
+        limit(m.scale_count as usize, limits::MAX_SCALES, Section::ScalePool)?;
+        let max_index = limits::MAX_OPS * (limits::MAX_OP_INPUTS + limits::MAX_OP_OUTPUTS)
+            + 2 * limits::MAX_GRAPH_IO;
+        limit(m.index_count as usize, max_index, Section::IndexPool)?;
+        limit(m.word_count as usize, limits::MAX_OPS * limits::MAX_OP_WORDS, Section::WordPool)?;
+
+        let section = |start: u32, count: u32, size: usize, align: usize, s: Section| {
+            let start_u = start as usize;
+            let end = offset(start, count, size, s)?;
+            if start_u < layout::HEADER_LEN || end > total {
+                return Err(Error::Bounds(s));
+            }
+            if start_u % align != 0 {
+                return Err(Error::Align(s));
+            }
+            Ok(())
+        };
+        section(m.tensor_table, u32::from(m.tensor_count), layout::TENSOR_RECORD, 4, Section::TensorTable)?;
+        section(m.op_table, u32::from(m.op_count), layout::OP_RECORD, 4, Section::OpTable)?;
+        section(m.index_pool, m.index_count, 2, 2, Section::IndexPool)?;
+        section(m.word_pool, m.word_count, 4, 4, Section::WordPool)?;
+        section(m.scale_pool, m.scale_count, 4, 4, Section::ScalePool)?;
+        section(m.const_offset, m.const_len, 1, layout::CONST_ALIGN, Section::Constants)?;
+        Ok(m)
+    }
+
+    fn tensor_bounds(&self) -> tensor::Bounds {
+        tensor::Bounds {
+            arena_size: self.arena_size,
+            arena_align: self.arena_align,
+            const_start: self.const_offset as usize,
+            const_end: (self.const_offset as usize).saturating_add(self.const_len as usize),
+            scale_count: self.scale_count,
+            last_time: self.op_count.saturating_add(1),
+        }
+    }
+
+    fn check_tensors(&self) -> Result<()> {
+        for i in 0..self.tensor_count {
+            let t = self.tensor(i)?;
+            if let tensor::Quant::PerChannel { index, count, .. } = t.quant {
+                for c in 0..count {
+                    let s = self.scale_at(index.saturating_add(c))?;
+                    if !(s.is_finite() && s > 0.0) {
+                        return Err(Error::Tensor {
+                            index: i,
+                            error: TensorError::Quantization,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_graph_io(&self) -> Result<()> {
+        let io = usize::from(limits::MAX_GRAPH_IO as u16);
+        for (output, count) in [(false, self.input_count), (true, self.output_count)] {
+            if count == 0 || usize::from(count) > io {
+                return Err(Error::GraphIo { output, index: count });
+            }
+            for k in 0..count {
+                let bad = Error::GraphIo { output, index: k };
+                let t = self.io_tensor_index(output, k)?;
+                let info = self.tensor(t).map_err(|_| bad)?;
+                let (first, last) = info.lifetime().ok_or(bad)?;
+                let ok = if output {
+                    last == self.op_count.saturating_add(1)
+                } else {
+                    first == 0
+                };
+                if !ok {
+                    return Err(bad);
+                }
+                // A tensor listed twice among the inputs (or outputs) would be
+                // ambiguous for the caller.
+                for j in 0..k {
+                    if self.io_tensor_index(output, j)? == t {
+                        return Err(bad);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_ops(&self) -> Result<()> {
+        for k in 0..self.op_count {
+            let op = self.op(k)?;
+            let err = |error| Error::Op { index: k, error };
+            let time = k.saturating_add(1);
+            for i in 0..op.inputs {
+                let t = self.op_tensor_index(&op, i)?;
+                let info = self.tensor(t).map_err(|_| err(OpError::TensorIndex(t)))?;
+                if let Some((first, last)) = info.lifetime() {
+                    if first >= time || last < time {
+                        return Err(err(OpError::NotReady(t)));
+                    }
+                }
+            }
+            for o in 0..op.outputs {
+                let t = self.op_tensor_index(&op, op.inputs.saturating_add(o))?;
+                let info = self.tensor(t).map_err(|_| err(OpError::TensorIndex(t)))?;
+                match info.lifetime() {
+                    Some((first, _)) if first == time => {}
+                    _ => return Err(err(OpError::BadOutput(t))),
+                }
+            }
+            dispatch::check(self, &op).map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// Every activation's `first` time is when it is really written: by the
+    /// caller (a graph input) at time 0, or by op `first - 1`.
+    fn check_lifetimes(&self) -> Result<()> {
+        for i in 0..self.tensor_count {
+            let Some((first, _)) = self.tensor(i)?.lifetime() else {
+                continue;
+            };
+            let written = if first == 0 {
+                (0..self.input_count).any(|k| self.io_tensor_index(false, k) == Ok(i))
+            } else {
+                let op = self.op(first - 1)?;
+                (0..op.outputs)
+                    .any(|o| self.op_tensor_index(&op, op.inputs.saturating_add(o)) == Ok(i))
+            };
+            if !written {
+                return Err(Error::Tensor {
+                    index: i,
+                    error: TensorError::Lifetime,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The tensor whose bytes `t` shares because a RESHAPE wrote `t` in place.
+    fn alias_parent(&self, t: &TensorInfo) -> Option<u16> {
+        let Storage::Arena { offset, first, .. } = t.storage else {
+            return None;
+        };
+        let op = self.op(first.checked_sub(1)?).ok()?;
+        if op.code != OpCode::Reshape || op.inputs == 0 {
+            return None;
+        }
+        let src_index = self.op_tensor_index(&op, 0).ok()?;
+        let src = self.tensor(src_index).ok()?;
+        match src.storage {
+            Storage::Arena { offset: o, .. } if o == offset && src.byte_len == t.byte_len => {
+                Some(src_index)
+            }
+            _ => None,
+        }
+    }
+
+    /// The first tensor of a chain of in-place RESHAPEs ending at `i`.
+    fn alias_root(&self, mut i: u16) -> Result<u16> {
+        // Each step moves to a tensor written strictly earlier, so the chain
+        // has at most `op_count` links.
+        for _ in 0..=self.op_count {
+            match self.alias_parent(&self.tensor(i)?) {
+                Some(parent) => i = parent,
+                None => return Ok(i),
+            }
+        }
+        Err(Error::Internal)
+    }
+
+    /// No two activations alive at the same time share a byte, except a
+    /// RESHAPE output written in place over its input.
+    fn check_plan(&self) -> Result<()> {
+        for a in 0..self.tensor_count {
+            let ta = self.tensor(a)?;
+            let (Some((a0, a1)), Some((fa, la))) = (ta.arena_range(), ta.lifetime()) else {
+                continue;
+            };
+            let mut root_a = None;
+            for b in a.saturating_add(1)..self.tensor_count {
+                let tb = self.tensor(b)?;
+                let (Some((b0, b1)), Some((fb, lb))) = (tb.arena_range(), tb.lifetime()) else {
+                    continue;
+                };
+                let bytes_overlap = a0 < b1 && b0 < a1;
+                let times_overlap = fa <= lb && fb <= la;
+                if !(bytes_overlap && times_overlap) {
+                    continue;
+                }
+                let ra = match root_a {
+                    Some(r) => r,
+                    None => *root_a.insert(self.alias_root(a)?),
+                };
+                if ra != self.alias_root(b)? {
+                    return Err(Error::Plan(PlanError::Overlap { a, b }));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ---- accessors -------------------------------------------------------
+
+    /// Bytes of arena the model needs.
+    pub fn arena_size(&self) -> usize {
+        self.arena_size as usize
+    }
+
+    /// Alignment the arena's start address must have.
+    pub fn arena_align(&self) -> usize {
+        self.arena_align as usize
+    }
+
+    /// Number of tensors in the tensor table.
+    pub fn tensor_count(&self) -> usize {
+        usize::from(self.tensor_count)
+    }
+
+    /// Number of ops.
+    pub fn op_count(&self) -> usize {
+        usize::from(self.op_count)
+    }
+
+    /// Number of graph inputs.
+    pub fn input_count(&self) -> usize {
+        usize::from(self.input_count)
+    }
+
+    /// Number of graph outputs.
+    pub fn output_count(&self) -> usize {
+        usize::from(self.output_count)
+    }
+
+    /// Total bytes of constant data (weights, biases, multipliers).
+    pub fn constant_bytes(&self) -> usize {
+        self.const_len as usize
+    }
+
+    /// The blob bytes this model reads (header and body).
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Tensor `i`'s record.
+    pub fn tensor(&self, i: u16) -> Result<TensorInfo> {
+        if i >= self.tensor_count {
+            return Err(Error::Tensor {
+                index: i,
+                error: TensorError::Code,
+            });
+        }
+        let at = offset(self.tensor_table, u32::from(i), layout::TENSOR_RECORD, Section::TensorTable)?;
+        tensor::read(self.bytes, at, &self.tensor_bounds()).map_err(|e| match e {
+            TensorErrorOr::Tensor(error) => Error::Tensor { index: i, error },
+            TensorErrorOr::Other(e) => e,
+        })
+    }
+
+    /// The constant bytes of a constant tensor (empty for activations).
+    pub fn constant(&self, t: &TensorInfo) -> Result<&'a [u8]> {
+        match t.storage {
+            Storage::Constant { offset } => {
+                let start = offset as usize;
+                let end = start
+                    .checked_add(t.byte_len as usize)
+                    .ok_or(Error::Bounds(Section::Constants))?;
+                self.bytes
+                    .get(start..end)
+                    .ok_or(Error::Bounds(Section::Constants))
+            }
+            Storage::Arena { .. } => Ok(&[]),
+        }
+    }
+
+    fn scale_at(&self, index: u32) -> Result<f32> {
+        if index >= self.scale_count {
+            return Err(Error::Bounds(Section::ScalePool));
+        }
+        f32_at(
+            self.bytes,
+            offset(self.scale_pool, index, 4, Section::ScalePool)?,
+            Section::ScalePool,
+        )
+    }
+
+    /// Scale of channel `c` of a per-channel tensor (its per-tensor scale otherwise).
+    pub fn channel_scale(&self, t: &TensorInfo, c: u32) -> Result<f32> {
+        match t.quant {
+            tensor::Quant::PerChannel { index, count, .. } if c < count => {
+                self.scale_at(index.saturating_add(c))
+            }
+            tensor::Quant::PerChannel { .. } => Err(Error::Bounds(Section::ScalePool)),
+            _ => Ok(t.scale()),
+        }
+    }
+
+    fn index_at(&self, i: u32) -> Result<u16> {
+        if i >= self.index_count {
+            return Err(Error::Bounds(Section::IndexPool));
+        }
+        u16_at(
+            self.bytes,
+            offset(self.index_pool, i, 2, Section::IndexPool)?,
+            Section::IndexPool,
+        )
+    }
+
+    fn io_tensor_index(&self, output: bool, k: u16) -> Result<u16> {
+        let base = if output {
+            self.graph_io.checked_add(u32::from(self.input_count))
+        } else {
+            Some(self.graph_io)
+        };
+        let i = base
+            .and_then(|b| b.checked_add(u32::from(k)))
+            .ok_or(Error::GraphIo { output, index: k })?;
+        self.index_at(i)
+            .map_err(|_| Error::GraphIo { output, index: k })
+    }
+
+    /// Tensor index of graph input `k`.
+    pub fn input_index(&self, k: usize) -> Result<u16> {
+        let k = u16::try_from(k).map_err(|_| Error::NoSuchIo(u16::MAX))?;
+        if k >= self.input_count {
+            return Err(Error::NoSuchIo(k));
+        }
+        self.io_tensor_index(false, k)
+    }
+
+    /// Tensor index of graph output `k`.
+    pub fn output_index(&self, k: usize) -> Result<u16> {
+        let k = u16::try_from(k).map_err(|_| Error::NoSuchIo(u16::MAX))?;
+        if k >= self.output_count {
+            return Err(Error::NoSuchIo(k));
+        }
+        self.io_tensor_index(true, k)
+    }
+
+    /// Graph input `k`'s tensor.
+    pub fn input(&self, k: usize) -> Result<TensorInfo> {
+        self.tensor(self.input_index(k)?)
+    }
+
+    /// Graph output `k`'s tensor.
+    pub fn output(&self, k: usize) -> Result<TensorInfo> {
+        self.tensor(self.output_index(k)?)
+    }
+
+    /// Op `k`'s record, with its counts and pool ranges checked.
+    pub fn op(&self, k: u16) -> Result<OpInfo> {
+        let err = |error| Error::Op { index: k, error };
+        if k >= self.op_count {
+            return Err(err(OpError::Bounds));
+        }
+        let at = offset(self.op_table, u32::from(k), layout::OP_RECORD, Section::OpTable)?;
+        let s = Section::OpTable;
+        let raw = u16_at(self.bytes, at + of::CODE, s)?;
+        let code = OpCode::from_code(raw).ok_or(err(OpError::Code(raw)))?;
+        let inputs = u8_at(self.bytes, at + of::INPUTS, s)?;
+        let outputs = u8_at(self.bytes, at + of::OUTPUTS, s)?;
+        if usize::from(inputs) > limits::MAX_OP_INPUTS
+            || usize::from(outputs) > limits::MAX_OP_OUTPUTS
+            || outputs == 0
+        {
+            return Err(err(OpError::Arity));
+        }
+        let index = u32_at(self.bytes, at + of::INDEX, s)?;
+        let word_index = u32_at(self.bytes, at + of::WORD_INDEX, s)?;
+        let word_count = u32_at(self.bytes, at + of::WORD_COUNT, s)?;
+        let io = u32::from(inputs) + u32::from(outputs);
+        let io_end = index.checked_add(io).ok_or(err(OpError::Bounds))?;
+        let word_end = word_index
+            .checked_add(word_count)
+            .ok_or(err(OpError::Bounds))?;
+        if io_end > self.index_count
+            || word_end > self.word_count
+            || word_count as usize > limits::MAX_OP_WORDS
+        {
+            return Err(err(OpError::Bounds));
+        }
+        Ok(OpInfo {
+            code,
+            inputs,
+            outputs,
+            index,
+            word_index,
+            word_count,
+        })
+    }
+
+    /// Tensor index of the op's `i`-th tensor (inputs first, then outputs).
+    pub fn op_tensor_index(&self, op: &OpInfo, i: u8) -> Result<u16> {
+        if u32::from(i) >= u32::from(op.inputs) + u32::from(op.outputs) {
+            return Err(Error::Internal);
+        }
+        self.index_at(op.index.saturating_add(u32::from(i)))
+    }
+
+    /// Tensor index of the op's input `i`.
+    pub fn op_input(&self, op: &OpInfo, i: u8) -> Result<u16> {
+        if i >= op.inputs {
+            return Err(Error::Internal);
+        }
+        self.op_tensor_index(op, i)
+    }
+
+    /// Tensor index of the op's output `i`.
+    pub fn op_output(&self, op: &OpInfo, i: u8) -> Result<u16> {
+        if i >= op.outputs {
+            return Err(Error::Internal);
+        }
+        self.op_tensor_index(op, op.inputs.saturating_add(i))
+    }
+
+    /// The op's parameter words, as the bytes of little-endian `i32`s.
+    pub fn op_word_bytes(&self, op: &OpInfo) -> Result<&'a [u8]> {
+        let start = offset(self.word_pool, op.word_index, 4, Section::WordPool)?;
+        let end = offset(0, op.word_count, 4, Section::WordPool)?
+            .checked_add(start)
+            .ok_or(Error::Bounds(Section::WordPool))?;
+        self.bytes
+            .get(start..end)
+            .ok_or(Error::Bounds(Section::WordPool))
+    }
+
+    /// Copies the op's parameter words into `out` and returns them.
+    pub fn op_words<'w>(&self, op: &OpInfo, out: &'w mut [i32; limits::MAX_OP_WORDS]) -> Result<&'w [i32]> {
+        let bytes = self.op_word_bytes(op)?;
+        let n = bytes.len() / 4;
+        let words = out.get_mut(..n).ok_or(Error::Internal)?;
+        for (w, chunk) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+            *w = i32_at(chunk, 0, Section::WordPool)?;
+        }
+        Ok(words)
+    }
+}
