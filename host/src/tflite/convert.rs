@@ -10,7 +10,7 @@ use crate::graph::{DType, Graph, Quantization, TensorId};
 /// Converts a decoded model's first subgraph into a mote graph. Every
 /// unsupported feature is an error naming the op (and option) here, at host
 /// time, so nothing is discovered on the device.
-pub fn convert(model: &Model<'_>) -> Result<Graph> {
+pub fn convert(model: &Model<'_>) -> Result<(Graph, Vec<Option<TensorId>>)> {
     ensure!(
         model.subgraphs.len() == 1,
         "the model has {} subgraphs; mote imports single-subgraph models only",
@@ -69,7 +69,7 @@ pub fn convert(model: &Model<'_>) -> Result<Graph> {
         cx.graph.outputs.push(id);
     }
     cx.graph.check()?;
-    Ok(cx.graph)
+    Ok((cx.graph, cx.ids))
 }
 
 /// Conversion state: the source subgraph and the graph being built.
@@ -319,9 +319,17 @@ impl<'m, 'a> Converter<'m, 'a> {
                 scales: scales.clone(),
             }
         };
-        let id = self
-            .graph
-            .add_constant(&t.name, &shape, DType::Int8, quant, data.to_vec());
+        let i = usize::try_from(index)?;
+        let id = match self.ids[i] {
+            Some(id) => id,
+            None => {
+                let id = self
+                    .graph
+                    .add_constant(&t.name, &shape, DType::Int8, quant, data.to_vec());
+                self.ids[i] = Some(id);
+                id
+            }
+        };
         Ok((id, scales))
     }
 
@@ -352,13 +360,19 @@ impl<'m, 'a> Converter<'m, 'a> {
             "bias {:?} has shape {shape:?} for {channels} channels",
             t.name
         );
-        Ok(Some(self.graph.add_constant(
+        let i = usize::try_from(index)?;
+        if let Some(id) = self.ids[i] {
+            return Ok(Some(id));
+        }
+        let id = self.graph.add_constant(
             &t.name,
             &[channels],
             DType::Int32,
             Quantization::None,
             data.to_vec(),
-        )))
+        );
+        self.ids[i] = Some(id);
+        Ok(Some(id))
     }
 
     /// The values of a constant int32 (or int64) tensor, folded into an op's

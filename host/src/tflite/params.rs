@@ -1,12 +1,131 @@
 //! [`OpSpec`] → mote op: kernel parameter words and per-channel constants,
-//! computed by the kernels' host-side prepare constructors.
+//! computed by the kernels' host-side prepare constructors (this file does
+//! no quantization math of its own; it only gathers TFLite's float scales,
+//! zero points, shapes and options and hands them to `mote_core::kernels`).
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, ensure, Result};
+use mote_core::kernels::{self, Activation, KernelError, Quant, Shape4};
+use mote_core::quant;
 
-use super::ops::OpSpec;
-use crate::graph::Graph;
+use super::ops::{Fused, OpSpec};
+use super::schema::Padding;
+use crate::graph::{Graph, OpCode, Quantization, TensorId};
 
 /// Appends the op described by `spec` to the graph.
-pub fn append(_graph: &mut Graph, spec: &OpSpec) -> Result<()> {
-    bail!("no kernel parameters yet for {spec:?}")
+pub fn append(graph: &mut Graph, spec: &OpSpec) -> Result<()> {
+    match spec {
+        OpSpec::Conv2d {
+            input,
+            filter,
+            filter_scales,
+            bias,
+            output,
+            window,
+            fused,
+        } => {
+            let opts = kernels::conv2d::Options {
+                padding: padding(window.padding),
+                stride_h: window.stride_h,
+                stride_w: window.stride_w,
+                dilation_h: window.dilation_h,
+                dilation_w: window.dilation_w,
+                activation: activation(*fused),
+            };
+            let (params, out_shape) = kernels::conv2d::prepare(
+                &opts,
+                shape4(graph, *input)?,
+                shape4(graph, *filter)?,
+                quant_of(graph, *input)?,
+                quant_of(graph, *output)?,
+            )
+            .map_err(kernel_error)?;
+            check_shape(graph, *output, out_shape)?;
+            let (mults, shifts) =
+                per_channel(graph, *input, filter_scales, *output, "CONV_2D")?;
+            let mut inputs = vec![*input, *filter, mults, shifts];
+            inputs.extend(bias);
+            let mut words = Vec::new();
+            params.encode(&mut |w| words.push(w));
+            graph.add_op(OpCode::Conv2d, &inputs, &[*output], words);
+            Ok(())
+        }
+        other => Err(anyhow!("no kernel parameters yet for {other:?}")),
+    }
+}
+
+fn kernel_error(e: KernelError) -> anyhow::Error {
+    anyhow!("the kernel's prepare refused the op: {e:?}")
+}
+
+fn padding(p: Padding) -> kernels::Padding {
+    match p {
+        Padding::Same => kernels::Padding::Same,
+        Padding::Valid => kernels::Padding::Valid,
+    }
+}
+
+fn activation(f: Fused) -> Activation {
+    match f {
+        Fused::None => Activation::None,
+        Fused::Relu => Activation::Relu,
+        Fused::Relu6 => Activation::Relu6,
+    }
+}
+
+/// A graph tensor's shape extended to 4-D.
+fn shape4(graph: &Graph, id: TensorId) -> Result<Shape4> {
+    let dims: Vec<i32> = graph.tensors[id]
+        .shape
+        .iter()
+        .map(|&d| i32::try_from(d))
+        .collect::<Result<_, _>>()?;
+    Shape4::from_dims(&dims).ok_or_else(|| anyhow!("shape {dims:?} is not at most 4-D"))
+}
+
+/// The output shape the kernel computed must be the file's.
+fn check_shape(graph: &Graph, output: TensorId, computed: Shape4) -> Result<()> {
+    let file = shape4(graph, output)?;
+    ensure!(
+        file == computed,
+        "output {:?} in the file, {:?} by the kernel's prepare",
+        file.dims(),
+        computed.dims()
+    );
+    Ok(())
+}
+
+/// Per-tensor quantization of an int8 tensor.
+fn quant_of(graph: &Graph, id: TensorId) -> Result<Quant> {
+    match &graph.tensors[id].quant {
+        Quantization::PerTensor { scale, zero_point } => Ok(Quant::new(*scale, *zero_point)),
+        q => Err(anyhow!(
+            "tensor {:?} needs per-tensor quantization, has {q:?}",
+            graph.tensors[id].name
+        )),
+    }
+}
+
+/// Per-channel multipliers and shifts (TFLite's
+/// `PopulateConvolutionQuantizationParams`) as two int32 constants.
+fn per_channel(
+    graph: &mut Graph,
+    input: TensorId,
+    filter_scales: &[f32],
+    output: TensorId,
+    what: &str,
+) -> Result<(TensorId, TensorId)> {
+    let (iq, oq) = (quant_of(graph, input)?, quant_of(graph, output)?);
+    let n = filter_scales.len();
+    let mut mults = vec![0i32; n];
+    let mut shifts = vec![0i32; n];
+    quant::per_channel_multipliers(iq.scale, filter_scales, oq.scale, &mut mults, &mut shifts)
+        .map_err(kernel_error)?;
+    let name = &graph.tensors[output].name;
+    let (m_name, s_name) = (
+        format!("{name}/{what}/multiplier"),
+        format!("{name}/{what}/shift"),
+    );
+    let m = graph.add_i32_constant(m_name, &[n], Quantization::None, &mults);
+    let s = graph.add_i32_constant(s_name, &[n], Quantization::None, &shifts);
+    Ok((m, s))
 }
