@@ -1,34 +1,179 @@
-//! The one place that knows which kernel runs which op: parse-time checks
-//! of an op's parameters and tensors, and evaluation.
-use crate::error::OpError;
-use crate::format::OpCode;
+//! The one place that knows which kernel runs which op.
+//!
+//! Every op has one adapter function here that decodes its parameter words,
+//! checks its tensors (count, types, shapes, quantization), returns its MAC
+//! count and, when given buffers, runs the kernel. The same function serves
+//! `Model::parse` (no buffers: check only) and `Session::run`, so what parse
+//! accepted is exactly what run executes.
+use crate::error::{Error, OpError, Result};
+use crate::format::layout::limits::{MAX_OP_INPUTS, MAX_OP_WORDS};
+use crate::format::{DType, OpCode, TensorInfo};
 use crate::model::{Model, OpInfo};
 
-/// Checks that the op's parameter words decode and fit its tensors.
-pub(crate) fn check(model: &Model<'_>, op: &OpInfo) -> Result<(), OpError> {
-    match op.code {
-        OpCode::Reshape => check_reshape(model, op),
+/// An op's record, tensors, constant bytes and parameter words, gathered once.
+pub(crate) struct Operands<'m> {
+    pub op: OpInfo,
+    pub inputs: [Option<TensorInfo>; MAX_OP_INPUTS],
+    /// Constant inputs' bytes (empty for activations).
+    pub consts: [&'m [u8]; MAX_OP_INPUTS],
+    pub output: TensorInfo,
+    pub output_index: u16,
+    words: [i32; MAX_OP_WORDS],
+    word_count: usize,
+}
+
+/// The buffers of one evaluation: every input's bytes and the output's.
+pub(crate) struct Io<'x> {
+    pub inputs: [&'x [u8]; MAX_OP_INPUTS],
+    pub output: &'x mut [u8],
+}
+
+impl<'m> Operands<'m> {
+    pub fn load(model: &Model<'m>, k: u16) -> Result<Operands<'m>> {
+        let op = model.op(k)?;
+        let mut inputs = [None; MAX_OP_INPUTS];
+        let mut consts: [&'m [u8]; MAX_OP_INPUTS] = [&[]; MAX_OP_INPUTS];
+        for i in 0..op.inputs {
+            let t = model.tensor(model.op_input(&op, i)?)?;
+            let slot = usize::from(i);
+            *consts.get_mut(slot).ok_or(Error::Internal)? = model.constant(&t)?;
+            *inputs.get_mut(slot).ok_or(Error::Internal)? = Some(t);
+        }
+        let output_index = model.op_output(&op, 0)?;
+        let output = model.tensor(output_index)?;
+        let mut words = [0i32; MAX_OP_WORDS];
+        let word_count = model.op_words(&op, &mut words)?.len();
+        Ok(Operands {
+            op,
+            inputs,
+            consts,
+            output,
+            output_index,
+            words,
+            word_count,
+        })
+    }
+
+    /// The parameter words.
+    pub fn words(&self) -> &[i32] {
+        self.words.get(..self.word_count).unwrap_or(&[])
+    }
+
+    /// Input `i`'s record.
+    pub fn input(&self, i: usize) -> core::result::Result<&TensorInfo, OpError> {
+        self.inputs
+            .get(i)
+            .and_then(Option::as_ref)
+            .ok_or(OpError::Arity)
+    }
+
+    /// Requires between `min` and `max` inputs.
+    pub fn arity(&self, min: u8, max: u8) -> core::result::Result<(), OpError> {
+        if (min..=max).contains(&self.op.inputs) && self.op.outputs == 1 {
+            Ok(())
+        } else {
+            Err(OpError::Arity)
+        }
+    }
+
+    /// Requires input `i` to have type `dtype`.
+    pub fn dtype(&self, i: usize, dtype: DType) -> core::result::Result<&TensorInfo, OpError> {
+        let t = self.input(i)?;
+        if t.dtype == dtype {
+            Ok(t)
+        } else {
+            Err(OpError::Tensors)
+        }
+    }
+
+    /// Requires input `i` to be a constant (weights) and returns its bytes.
+    pub fn constant(&self, i: usize) -> core::result::Result<&'m [u8], OpError> {
+        if self.input(i)?.is_constant() {
+            self.consts.get(i).copied().ok_or(OpError::Arity)
+        } else {
+            Err(OpError::Tensors)
+        }
+    }
+}
+
+type OpResult = core::result::Result<u64, OpError>;
+
+/// Checks op `k` (parse time). Errors carry no op index: the caller adds it.
+pub(crate) fn check(model: &Model<'_>, k: u16) -> core::result::Result<(), OpError> {
+    let ops = Operands::load(model, k).map_err(|_| OpError::Bounds)?;
+    run_op(&ops, None).map(|_| ())
+}
+
+/// Multiply-accumulates of op `k`.
+pub(crate) fn macs(model: &Model<'_>, k: u16) -> Result<u64> {
+    let ops = Operands::load(model, k)?;
+    run_op(&ops, None).map_err(|error| Error::Op { index: k, error })
+}
+
+/// Runs op `k` in `arena`.
+pub(crate) fn eval(model: &Model<'_>, k: u16, arena: &mut [u8]) -> Result<()> {
+    let ops = Operands::load(model, k)?;
+    let err = |error| Error::Op { index: k, error };
+    let (o0, o1) = ops.output.arena_range().ok_or(Error::Internal)?;
+
+    if ops.op.code == OpCode::Reshape {
+        // In place when the plan aliased it; a plain copy otherwise.
+        let src = ops.input(0).map_err(err)?;
+        let (s0, s1) = src.arena_range().ok_or(Error::Internal)?;
+        if s0 != o0 {
+            if s1.saturating_sub(s0) != o1.saturating_sub(o0) || s1 > arena.len() {
+                return Err(Error::Internal);
+            }
+            arena.copy_within(s0..s1, o0);
+        }
+        return Ok(());
+    }
+
+    // The plan guarantees the output overlaps no input: split the arena
+    // around it so the kernel gets one `&mut` and many `&`.
+    let (below, rest) = arena.split_at_mut_checked(o0).ok_or(Error::Internal)?;
+    let (output, above) = rest
+        .split_at_mut_checked(o1.saturating_sub(o0))
+        .ok_or(Error::Internal)?;
+    let mut inputs: [&[u8]; MAX_OP_INPUTS] = [&[]; MAX_OP_INPUTS];
+    for (i, slot) in inputs
+        .iter_mut()
+        .enumerate()
+        .take(usize::from(ops.op.inputs))
+    {
+        let t = ops.input(i).map_err(err)?;
+        *slot = match t.arena_range() {
+            None => ops.consts.get(i).copied().ok_or(Error::Internal)?,
+            Some((s0, s1)) if s1 <= o0 => below.get(s0..s1).ok_or(Error::Internal)?,
+            Some((s0, s1)) if s0 >= o1 => above
+                .get(s0.saturating_sub(o1)..s1.saturating_sub(o1))
+                .ok_or(Error::Internal)?,
+            Some(_) => return Err(Error::Internal),
+        };
+    }
+    run_op(&ops, Some(Io { inputs, output }))
+        .map(|_| ())
+        .map_err(err)
+}
+
+/// Checks the op and, with buffers, runs it; returns its MAC count.
+fn run_op(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    match ops.op.code {
+        OpCode::Reshape => reshape(ops),
         _ => Err(OpError::Unsupported),
     }
 }
 
-/// RESHAPE: one data input (an optional shape input is ignored), same element
-/// count and type, same quantization; no parameter words.
-fn check_reshape(model: &Model<'_>, op: &OpInfo) -> Result<(), OpError> {
-    if op.inputs == 0 || op.inputs > 2 || op.outputs != 1 {
-        return Err(OpError::Arity);
-    }
-    if op.word_count() != 0 {
+/// RESHAPE: one data input (a second, shape input is allowed and ignored),
+/// no parameter words; same element type, byte size and quantization. The
+/// data movement (none when in place) is done by `eval` itself.
+fn reshape(ops: &Operands<'_>) -> OpResult {
+    ops.arity(1, 2)?;
+    if !ops.words().is_empty() {
         return Err(OpError::Params);
     }
-    let input = model
-        .op_input(op, 0)
-        .and_then(|i| model.tensor(i))
-        .map_err(|_| OpError::Bounds)?;
-    let output = model
-        .op_output(op, 0)
-        .and_then(|i| model.tensor(i))
-        .map_err(|_| OpError::Bounds)?;
+    let input = ops.input(0)?;
+    let output = &ops.output;
     if input.is_constant()
         || input.dtype != output.dtype
         || input.byte_len != output.byte_len
@@ -36,5 +181,5 @@ fn check_reshape(model: &Model<'_>, op: &OpInfo) -> Result<(), OpError> {
     {
         return Err(OpError::Tensors);
     }
-    Ok(())
+    Ok(0)
 }

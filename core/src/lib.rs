@@ -14,10 +14,12 @@ pub mod le;
 mod model;
 pub mod profile;
 pub mod quant;
+mod session;
 
 pub use error::{Error, OpError, PlanError, Result, Section, TensorError};
 pub use format::{DType, OpCode, Quant, Shape, Storage, TensorInfo};
 pub use model::{Model, OpInfo};
+pub use session::{align_arena, OpReport, Session};
 
 /// The runtime's version, as the firmware reports it at boot.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -143,13 +143,25 @@ impl<'a> Model<'a> {
                 Ok(())
             }
         };
-        limit(usize::from(m.tensor_count), limits::MAX_TENSORS, Section::TensorTable)?;
+        limit(
+            usize::from(m.tensor_count),
+            limits::MAX_TENSORS,
+            Section::TensorTable,
+        )?;
         limit(usize::from(m.op_count), limits::MAX_OPS, Section::OpTable)?;
-        limit(m.scale_count as usize, limits::MAX_SCALES, Section::ScalePool)?;
+        limit(
+            m.scale_count as usize,
+            limits::MAX_SCALES,
+            Section::ScalePool,
+        )?;
         let max_index = limits::MAX_OPS * (limits::MAX_OP_INPUTS + limits::MAX_OP_OUTPUTS)
             + 2 * limits::MAX_GRAPH_IO;
         limit(m.index_count as usize, max_index, Section::IndexPool)?;
-        limit(m.word_count as usize, limits::MAX_OPS * limits::MAX_OP_WORDS, Section::WordPool)?;
+        limit(
+            m.word_count as usize,
+            limits::MAX_OPS * limits::MAX_OP_WORDS,
+            Section::WordPool,
+        )?;
 
         let section = |start: u32, count: u32, size: usize, align: usize, s: Section| {
             let start_u = start as usize;
@@ -162,12 +174,30 @@ impl<'a> Model<'a> {
             }
             Ok(())
         };
-        section(m.tensor_table, u32::from(m.tensor_count), layout::TENSOR_RECORD, 4, Section::TensorTable)?;
-        section(m.op_table, u32::from(m.op_count), layout::OP_RECORD, 4, Section::OpTable)?;
+        section(
+            m.tensor_table,
+            u32::from(m.tensor_count),
+            layout::TENSOR_RECORD,
+            4,
+            Section::TensorTable,
+        )?;
+        section(
+            m.op_table,
+            u32::from(m.op_count),
+            layout::OP_RECORD,
+            4,
+            Section::OpTable,
+        )?;
         section(m.index_pool, m.index_count, 2, 2, Section::IndexPool)?;
         section(m.word_pool, m.word_count, 4, 4, Section::WordPool)?;
         section(m.scale_pool, m.scale_count, 4, 4, Section::ScalePool)?;
-        section(m.const_offset, m.const_len, 1, layout::CONST_ALIGN, Section::Constants)?;
+        section(
+            m.const_offset,
+            m.const_len,
+            1,
+            layout::CONST_ALIGN,
+            Section::Constants,
+        )?;
         Ok(m)
     }
 
@@ -204,7 +234,10 @@ impl<'a> Model<'a> {
         let io = usize::from(limits::MAX_GRAPH_IO as u16);
         for (output, count) in [(false, self.input_count), (true, self.output_count)] {
             if count == 0 || usize::from(count) > io {
-                return Err(Error::GraphIo { output, index: count });
+                return Err(Error::GraphIo {
+                    output,
+                    index: count,
+                });
             }
             for k in 0..count {
                 let bad = Error::GraphIo { output, index: k };
@@ -253,7 +286,7 @@ impl<'a> Model<'a> {
                     _ => return Err(err(OpError::BadOutput(t))),
                 }
             }
-            dispatch::check(self, &op).map_err(err)?;
+            dispatch::check(self, k).map_err(err)?;
         }
         Ok(())
     }
@@ -395,7 +428,12 @@ impl<'a> Model<'a> {
                 error: TensorError::Code,
             });
         }
-        let at = offset(self.tensor_table, u32::from(i), layout::TENSOR_RECORD, Section::TensorTable)?;
+        let at = offset(
+            self.tensor_table,
+            u32::from(i),
+            layout::TENSOR_RECORD,
+            Section::TensorTable,
+        )?;
         tensor::read(self.bytes, at, &self.tensor_bounds()).map_err(|e| match e {
             TensorErrorOr::Tensor(error) => Error::Tensor { index: i, error },
             TensorErrorOr::Other(e) => e,
@@ -498,7 +536,12 @@ impl<'a> Model<'a> {
         if k >= self.op_count {
             return Err(err(OpError::Bounds));
         }
-        let at = offset(self.op_table, u32::from(k), layout::OP_RECORD, Section::OpTable)?;
+        let at = offset(
+            self.op_table,
+            u32::from(k),
+            layout::OP_RECORD,
+            Section::OpTable,
+        )?;
         let s = Section::OpTable;
         let raw = u16_at(self.bytes, at + of::CODE, s)?;
         let code = OpCode::from_code(raw).ok_or(err(OpError::Code(raw)))?;
@@ -569,8 +612,24 @@ impl<'a> Model<'a> {
             .ok_or(Error::Bounds(Section::WordPool))
     }
 
+    /// Multiply-accumulates op `k` performs (0 for data movement).
+    pub fn op_macs(&self, k: u16) -> Result<u64> {
+        dispatch::macs(self, k)
+    }
+
+    /// Whether the blob starts at a 16-byte aligned address, which makes its
+    /// constant data 16-byte aligned too (FORMAT.md §3). Kernels do not
+    /// depend on it; word-reading fast paths benefit from it.
+    pub fn is_aligned(&self) -> bool {
+        (self.bytes.as_ptr() as usize) % layout::CONST_ALIGN == 0
+    }
+
     /// Copies the op's parameter words into `out` and returns them.
-    pub fn op_words<'w>(&self, op: &OpInfo, out: &'w mut [i32; limits::MAX_OP_WORDS]) -> Result<&'w [i32]> {
+    pub fn op_words<'w>(
+        &self,
+        op: &OpInfo,
+        out: &'w mut [i32; limits::MAX_OP_WORDS],
+    ) -> Result<&'w [i32]> {
         let bytes = self.op_word_bytes(op)?;
         let n = bytes.len() / 4;
         let words = out.get_mut(..n).ok_or(Error::Internal)?;

@@ -183,6 +183,50 @@ impl Graph {
         });
     }
 
+    /// Removes tensors no op and no graph input/output refers to (TFLite
+    /// files often carry some), renumbering the rest. Returns, for each old
+    /// id, its new id.
+    pub fn prune(&mut self) -> Vec<Option<TensorId>> {
+        let mut used = vec![false; self.tensors.len()];
+        let refs = self
+            .ops
+            .iter()
+            .flat_map(|op| op.inputs.iter().chain(&op.outputs))
+            .chain(&self.inputs)
+            .chain(&self.outputs);
+        for &t in refs {
+            if let Some(u) = used.get_mut(t) {
+                *u = true;
+            }
+        }
+        let mut map = vec![None; self.tensors.len()];
+        let mut next = 0;
+        for (old, &u) in used.iter().enumerate() {
+            if u {
+                map[old] = Some(next);
+                next += 1;
+            }
+        }
+        let old = std::mem::take(&mut self.tensors);
+        self.tensors = old
+            .into_iter()
+            .zip(&used)
+            .filter_map(|(t, &u)| u.then_some(t))
+            .collect();
+        let remap = |ids: &mut Vec<TensorId>| {
+            for id in ids.iter_mut() {
+                *id = map[*id].unwrap_or(*id);
+            }
+        };
+        for op in &mut self.ops {
+            remap(&mut op.inputs);
+            remap(&mut op.outputs);
+        }
+        remap(&mut self.inputs);
+        remap(&mut self.outputs);
+        map
+    }
+
     /// The op that writes `tensor`, if any.
     pub fn producer(&self, tensor: TensorId) -> Option<usize> {
         self.ops.iter().position(|op| op.outputs.contains(&tensor))

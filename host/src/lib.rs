@@ -3,7 +3,9 @@
 //! The `mote` binary is a thin CLI over these modules, and the workspace tests
 //! call them directly.
 
+pub mod blob;
 pub mod firmware;
 pub mod graph;
+pub mod plan;
 pub mod sim;
 pub mod tflite;

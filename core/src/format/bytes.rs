@@ -3,7 +3,11 @@
 use crate::error::{Error, Result, Section};
 
 /// `N` bytes at `offset`, or `Bounds(section)`.
-pub(crate) fn array<const N: usize>(bytes: &[u8], offset: usize, section: Section) -> Result<[u8; N]> {
+pub(crate) fn array<const N: usize>(
+    bytes: &[u8],
+    offset: usize,
+    section: Section,
+) -> Result<[u8; N]> {
     let end = offset.checked_add(N).ok_or(Error::Bounds(section))?;
     let slice = bytes.get(offset..end).ok_or(Error::Bounds(section))?;
     let mut out = [0u8; N];

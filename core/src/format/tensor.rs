@@ -1,5 +1,5 @@
 //! Tensor records: shape, type, quantization and where the bytes live.
-use super::bytes::{f32_at, u16_at, u32_at, u8_at, i32_at};
+use super::bytes::{f32_at, i32_at, u16_at, u32_at, u8_at};
 use super::layout::{self, tensor as f, MAX_RANK};
 use super::types::DType;
 use crate::error::{Error, Section, TensorError};
@@ -154,7 +154,11 @@ pub(crate) struct Bounds {
 
 /// Reads and checks the record at `at`. Everything that can be checked from
 /// the record alone is checked here; uses by ops are checked by the model.
-pub(crate) fn read(bytes: &[u8], at: usize, b: &Bounds) -> core::result::Result<TensorInfo, TensorErrorOr> {
+pub(crate) fn read(
+    bytes: &[u8],
+    at: usize,
+    b: &Bounds,
+) -> core::result::Result<TensorInfo, TensorErrorOr> {
     let s = Section::TensorTable;
     let rd8 = |o: usize| u8_at(bytes, at.wrapping_add(o), s);
     let dtype_code = rd8(f::DTYPE)?;
@@ -171,7 +175,8 @@ pub(crate) fn read(bytes: &[u8], at: usize, b: &Bounds) -> core::result::Result<
             return Err(TensorError::Dim.into());
         }
     }
-    let shape = Shape::new(dims.get(..usize::from(rank)).unwrap_or(&[])).ok_or(TensorError::Rank(rank))?;
+    let shape =
+        Shape::new(dims.get(..usize::from(rank)).unwrap_or(&[])).ok_or(TensorError::Rank(rank))?;
     let byte_len = shape
         .elements()
         .and_then(|n| n.checked_mul(dtype.size()))
@@ -212,15 +217,23 @@ pub(crate) fn read(bytes: &[u8], at: usize, b: &Bounds) -> core::result::Result<
             Quant::PerTensor { scale, zero_point }
         }
         layout::QUANT_PER_CHANNEL => {
-            let count = shape.dim(usize::from(axis)).ok_or(TensorError::PerChannel)?;
-            let end = scale_index.checked_add(count).ok_or(TensorError::PerChannel)?;
+            let count = shape
+                .dim(usize::from(axis))
+                .ok_or(TensorError::PerChannel)?;
+            let end = scale_index
+                .checked_add(count)
+                .ok_or(TensorError::PerChannel)?;
             if end > b.scale_count || dtype == DType::Float32 {
                 return Err(TensorError::PerChannel.into());
             }
             if scale.to_bits() != 0 || zero_point != 0 {
                 return Err(TensorError::Quantization.into());
             }
-            Quant::PerChannel { axis, index: scale_index, count }
+            Quant::PerChannel {
+                axis,
+                index: scale_index,
+                count,
+            }
         }
         _ => return Err(TensorError::Code.into()),
     };
@@ -230,7 +243,9 @@ pub(crate) fn read(bytes: &[u8], at: usize, b: &Bounds) -> core::result::Result<
     let last = u16_at(bytes, at.wrapping_add(f::LAST), s)?;
     let storage = match rd8(f::STORAGE)? {
         layout::STORAGE_ARENA => {
-            let end = offset.checked_add(byte_len).ok_or(TensorError::ArenaBounds)?;
+            let end = offset
+                .checked_add(byte_len)
+                .ok_or(TensorError::ArenaBounds)?;
             if end > b.arena_size {
                 return Err(TensorError::ArenaBounds.into());
             }
@@ -240,11 +255,17 @@ pub(crate) fn read(bytes: &[u8], at: usize, b: &Bounds) -> core::result::Result<
             if first > last || last > b.last_time {
                 return Err(TensorError::Code.into());
             }
-            Storage::Arena { offset, first, last }
+            Storage::Arena {
+                offset,
+                first,
+                last,
+            }
         }
         layout::STORAGE_CONSTANT => {
             let start = offset as usize;
-            let end = start.checked_add(byte_len as usize).ok_or(TensorError::ConstantBounds)?;
+            let end = start
+                .checked_add(byte_len as usize)
+                .ok_or(TensorError::ConstantBounds)?;
             if start < b.const_start || end > b.const_end {
                 return Err(TensorError::ConstantBounds.into());
             }
@@ -258,7 +279,13 @@ pub(crate) fn read(bytes: &[u8], at: usize, b: &Bounds) -> core::result::Result<
         }
         _ => return Err(TensorError::Code.into()),
     };
-    Ok(TensorInfo { shape, dtype, quant, storage, byte_len })
+    Ok(TensorInfo {
+        shape,
+        dtype,
+        quant,
+        storage,
+        byte_len,
+    })
 }
 
 /// A record error, or a read outside the table (which `Model` maps to `Bounds`).

@@ -1,0 +1,162 @@
+//! Memory planning: tensor lifetimes → arena offsets.
+//!
+//! Time steps are the blob's (core/FORMAT.md §6): 0 is the caller writing the
+//! inputs, `k + 1` is op `k`, `ops + 1` is the caller reading the outputs.
+//! Buffers are placed greedily, largest first, each at the lowest aligned
+//! offset that no already-placed buffer alive at the same time uses. A
+//! RESHAPE whose data input is an activation of the same byte size writes in
+//! place: both tensors are one buffer with the union of their lifetimes.
+use anyhow::{ensure, Result};
+
+use crate::graph::{Graph, OpCode, TensorId};
+
+/// Arena alignment of every activation offset (and of the arena itself).
+pub const ARENA_ALIGN: usize = 16;
+
+/// Where each activation lives and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Arena offset per tensor (`None` for constants).
+    pub offsets: Vec<Option<usize>>,
+    /// `(first, last)` time step per tensor (`None` for constants).
+    pub lifetimes: Vec<Option<(u16, u16)>>,
+    /// Bytes of arena needed.
+    pub arena_size: usize,
+}
+
+/// Lifetimes of every activation: written at `first`, last read at `last`.
+pub fn lifetimes(graph: &Graph) -> Result<Vec<Option<(u16, u16)>>> {
+    let n_ops = graph.ops.len();
+    ensure!(n_ops < u16::MAX as usize - 1, "too many ops: {n_ops}");
+    let end = (n_ops + 1) as u16;
+    let mut life: Vec<Option<(u16, u16)>> = vec![None; graph.tensors.len()];
+    for &i in &graph.inputs {
+        life[i] = Some((0, 0));
+    }
+    for (k, op) in graph.ops.iter().enumerate() {
+        let time = (k + 1) as u16;
+        for &i in &op.inputs {
+            if let Some((_, last)) = life.get_mut(i).and_then(|l| l.as_mut()) {
+                *last = (*last).max(time);
+            }
+        }
+        for &o in &op.outputs {
+            life[o] = Some((time, time));
+        }
+    }
+    for &o in &graph.outputs {
+        if let Some((_, last)) = life[o].as_mut() {
+            *last = end;
+        }
+    }
+    for (id, t) in graph.tensors.iter().enumerate() {
+        if t.is_constant() {
+            life[id] = None;
+        } else {
+            ensure!(
+                life[id].is_some(),
+                "activation {id} {:?} is never written (prune the graph first)",
+                t.name
+            );
+        }
+    }
+    Ok(life)
+}
+
+/// The tensor whose bytes a RESHAPE output can share: its data input, when
+/// that is an activation of the same byte size.
+fn reshape_source(graph: &Graph, tensor: TensorId) -> Option<TensorId> {
+    let op = graph.ops.get(graph.producer(tensor)?)?;
+    if op.code != OpCode::Reshape {
+        return None;
+    }
+    let src = *op.inputs.first()?;
+    let s = graph.tensors.get(src)?;
+    (!s.is_constant() && s.byte_len() == graph.tensors[tensor].byte_len()).then_some(src)
+}
+
+fn align_up(x: usize) -> usize {
+    x.div_ceil(ARENA_ALIGN) * ARENA_ALIGN
+}
+
+/// Plans the arena for `graph` (which should pass [`Graph::check`]).
+pub fn plan(graph: &Graph) -> Result<Plan> {
+    graph.check()?;
+    let life = lifetimes(graph)?;
+    let n = graph.tensors.len();
+
+    // Group in-place reshape chains into buffers. Ops run in order, so a
+    // reshape's source has its root before the reshape output is visited.
+    let mut root: Vec<TensorId> = (0..n).collect();
+    for op in &graph.ops {
+        for &o in &op.outputs {
+            if let Some(src) = reshape_source(graph, o) {
+                root[o] = root[src];
+            }
+        }
+    }
+    struct Buffer {
+        root: TensorId,
+        size: usize,
+        first: u16,
+        last: u16,
+        offset: Option<usize>,
+    }
+    let mut buffers: Vec<Buffer> = Vec::new();
+    let mut buffer_of = vec![None; n];
+    for id in 0..n {
+        let Some((first, last)) = life[id] else {
+            continue;
+        };
+        let r = root[id];
+        let b = match buffers.iter().position(|b| b.root == r) {
+            Some(b) => {
+                buffers[b].first = buffers[b].first.min(first);
+                buffers[b].last = buffers[b].last.max(last);
+                b
+            }
+            None => {
+                buffers.push(Buffer {
+                    root: r,
+                    size: graph.tensors[id].byte_len(),
+                    first,
+                    last,
+                    offset: None,
+                });
+                buffers.len() - 1
+            }
+        };
+        buffer_of[id] = Some(b);
+    }
+
+    let mut order: Vec<usize> = (0..buffers.len()).collect();
+    order.sort_by_key(|&b| (std::cmp::Reverse(buffers[b].size), buffers[b].first));
+    let mut arena_size = 0;
+    for &b in &order {
+        let (first, last, size) = (buffers[b].first, buffers[b].last, buffers[b].size);
+        let mut busy: Vec<(usize, usize)> = buffers
+            .iter()
+            .filter(|o| o.first <= last && first <= o.last)
+            .filter_map(|o| o.offset.map(|off| (off, off + o.size)))
+            .collect();
+        busy.sort_unstable();
+        let mut offset = 0;
+        for (start, end) in busy {
+            if offset + size <= start {
+                break;
+            }
+            offset = offset.max(align_up(end));
+        }
+        buffers[b].offset = Some(offset);
+        arena_size = arena_size.max(offset + size);
+    }
+
+    let offsets = (0..n)
+        .map(|id| buffer_of[id].and_then(|b: usize| buffers[b].offset))
+        .collect();
+    Ok(Plan {
+        offsets,
+        lifetimes: life,
+        arena_size,
+    })
+}
