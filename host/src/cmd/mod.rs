@@ -1,6 +1,7 @@
 //! One module per subcommand; this file only lists them.
 use clap::{Parser, Subcommand};
 
+mod import;
 mod sim;
 
 #[derive(Parser)]
@@ -16,6 +17,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Convert an int8 `.tflite` model into a mote blob.
+    Import(import::Args),
     /// Build the firmware and run it on a simulated board (QEMU).
     Sim(sim::Args),
 }
@@ -23,6 +26,7 @@ enum Command {
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
+            Command::Import(args) => import::run(args),
             Command::Sim(args) => sim::run(args),
         }
     }

@@ -7,6 +7,13 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use super::schema::{self, Model, Operator, SubGraph, TensorType};
 use crate::graph::{DType, Graph, Quantization, TensorId};
 
+/// The largest dimension mote's kernels accept.
+const MAX_DIM: usize = mote_core::kernels::MAX_DIM;
+/// The largest tensor the importer accepts (elements): far above anything
+/// a microcontroller runs, low enough that a hostile shape cannot make the
+/// host allocate without bound.
+const MAX_ELEMENTS: usize = 1 << 28;
+
 /// Converts a decoded model's first subgraph into a mote graph. Every
 /// unsupported feature is an error naming the op (and option) here, at host
 /// time, so nothing is discovered on the device.
@@ -114,13 +121,30 @@ impl<'m, 'a> Converter<'m, 'a> {
             t.name,
             t.shape.len()
         );
-        t.shape
+        let shape = t
+            .shape
             .iter()
             .map(|&d| {
                 usize::try_from(d)
-                    .map_err(|_| anyhow!("tensor {:?} has dynamic or negative dimension {d}", t.name))
+                    .ok()
+                    .filter(|&d| d <= MAX_DIM)
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "tensor {:?} has dimension {d} (dynamic, negative, or above {MAX_DIM})",
+                            t.name
+                        )
+                    })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        ensure!(
+            shape
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d))
+                .is_some_and(|n| n <= MAX_ELEMENTS),
+            "tensor {:?} of shape {shape:?} is too large",
+            t.name
+        );
+        Ok(shape)
     }
 
     /// Per-tensor (scale, zero point) of an int8 tensor.

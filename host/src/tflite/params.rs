@@ -42,11 +42,21 @@ pub fn append(graph: &mut Graph, spec: &OpSpec) -> Result<()> {
             check_shape(graph, *output, out_shape)?;
             let (mults, shifts) =
                 per_channel(graph, *input, filter_scales, *output, "CONV_2D")?;
-            let mut inputs = vec![*input, *filter, mults, shifts];
-            inputs.extend(bias);
+            let bias = bias_or_zero(graph, *bias, *output, out_shape.c)?;
             let mut words = Vec::new();
             params.encode(&mut |w| words.push(w));
-            graph.add_op(OpCode::Conv2d, &inputs, &[*output], words);
+            graph.add_op(
+                OpCode::Conv2d,
+                &[*input, *filter, bias, mults, shifts],
+                &[*output],
+                words,
+            );
+            Ok(())
+        }
+        OpSpec::Reshape { input, output } => {
+            // Same bytes, new shape: no parameter words; the output shape is
+            // in the tensor table.
+            graph.add_op(OpCode::Reshape, &[*input], &[*output], Vec::new());
             Ok(())
         }
         other => Err(anyhow!("no kernel parameters yet for {other:?}")),
@@ -92,6 +102,21 @@ fn check_shape(graph: &Graph, output: TensorId, computed: Shape4) -> Result<()> 
         computed.dims()
     );
     Ok(())
+}
+
+/// The op's bias, or an all-zero one when the file has none: mote's kernels
+/// always add a bias, and adding 0 is what TFLM's missing bias amounts to.
+fn bias_or_zero(
+    graph: &mut Graph,
+    bias: Option<TensorId>,
+    output: TensorId,
+    channels: usize,
+) -> Result<TensorId> {
+    if let Some(b) = bias {
+        return Ok(b);
+    }
+    let name = format!("{}/zero_bias", graph.tensors[output].name);
+    Ok(graph.add_i32_constant(name, &[channels], Quantization::None, &vec![0; channels]))
 }
 
 /// Per-tensor quantization of an int8 tensor.
