@@ -50,8 +50,8 @@ fn usize_field(v: &Value, key: &str) -> Result<usize> {
 fn manifest() -> Vec<Golden> {
     let load = || -> Result<Vec<Golden>> {
         let path = golden_dir().join("MANIFEST.json");
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         let json: Value = serde_json::from_str(&text)?;
         let models = json
             .get("models")
@@ -72,7 +72,11 @@ fn manifest() -> Vec<Golden> {
                             .and_then(Value::as_array)
                             .ok_or_else(|| anyhow!("case has no outputs"))?
                             .iter()
-                            .map(|o| o.as_str().map(str::to_owned).ok_or_else(|| anyhow!("output")))
+                            .map(|o| {
+                                o.as_str()
+                                    .map(str::to_owned)
+                                    .ok_or_else(|| anyhow!("output"))
+                            })
                             .collect::<Result<_>>()?,
                     })
                 })
@@ -81,7 +85,10 @@ fn manifest() -> Vec<Golden> {
                 name: str_field(m, "name")?.to_owned(),
                 tflite: str_field(m, "tflite")?.to_owned(),
                 cases,
-                tensors_dir: m.get("tensors_dir").and_then(Value::as_str).map(str::to_owned),
+                tensors_dir: m
+                    .get("tensors_dir")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
                 tflm_arena_total: usize_field(m, "tflm_arena_total_bytes")?,
                 tflm_arena_head: usize_field(m, "tflm_arena_head_bytes")?,
             });
@@ -116,11 +123,7 @@ fn compile(g: &Golden) -> Result<Compiled> {
 
 /// Runs `blob` on one input; `on_op` sees each op's output (blob tensor
 /// index, bytes) right after the op ran. Returns the graph outputs.
-fn run(
-    blob: &[u8],
-    input: &[u8],
-    mut on_op: impl FnMut(u16, &[u8]),
-) -> Result<Vec<Vec<u8>>> {
+fn run(blob: &[u8], input: &[u8], mut on_op: impl FnMut(u16, &[u8])) -> Result<Vec<Vec<u8>>> {
     let model = Model::parse(blob).map_err(|e| anyhow!("parse: {e:?}"))?;
     let mut buf = vec![0u8; model.arena_size() + model.arena_align()];
     let arena = align_arena(&mut buf, model.arena_align());
@@ -147,11 +150,7 @@ fn first_mismatch(got: &[u8], want: &Npy) -> Option<String> {
         return None;
     }
     if got.len() != want.data.len() {
-        return Some(format!(
-            "{} bytes, TFLM has {}",
-            got.len(),
-            want.data.len()
-        ));
+        return Some(format!("{} bytes, TFLM has {}", got.len(), want.data.len()));
     }
     let elem = if want.dtype() == "int8" { 1 } else { 4 };
     let differing = got
@@ -308,7 +307,11 @@ fn mote_arena_is_not_larger_than_tflm() {
         }
     }
     println!("{}", report.join("\n"));
-    assert!(over.is_empty(), "mote needs more arena than TFLM for {over:?}:\n{}", report.join("\n"));
+    assert!(
+        over.is_empty(),
+        "mote needs more arena than TFLM for {over:?}:\n{}",
+        report.join("\n")
+    );
 }
 
 /// Truncated or corrupted golden `.tflite` files never panic the importer;

@@ -18,8 +18,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let bytes =
         std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
-    let graph = tflite::import(&bytes)
-        .with_context(|| format!("importing {}", args.input.display()))?;
+    let graph =
+        tflite::import(&bytes).with_context(|| format!("importing {}", args.input.display()))?;
     let plan = plan::plan(&graph)?;
     let blob = blob::export(&graph)?;
     std::fs::write(&args.output, &blob)

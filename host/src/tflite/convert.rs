@@ -66,7 +66,11 @@ pub fn convert(model: &Model<'_>) -> Result<(Graph, Vec<Option<TensorId>>)> {
             .with_context(|| format!("op #{k} {name} (version {})", code.version))?;
     }
     for &o in &sg.outputs {
-        let id = cx.ids.get(usize::try_from(o).unwrap_or(usize::MAX)).copied().flatten();
+        let id = cx
+            .ids
+            .get(usize::try_from(o).unwrap_or(usize::MAX))
+            .copied()
+            .flatten();
         let Some(id) = id else {
             bail!(
                 "graph output {:?} is not written by any op",
@@ -155,7 +159,11 @@ impl<'m, 'a> Converter<'m, 'a> {
             .as_ref()
             .filter(|q| !q.scale.is_empty())
             .ok_or_else(|| anyhow!("tensor {:?} is not quantized", t.name))?;
-        ensure!(!q.has_details, "tensor {:?} uses custom quantization", t.name);
+        ensure!(
+            !q.has_details,
+            "tensor {:?} uses custom quantization",
+            t.name
+        );
         ensure!(
             q.scale.len() == 1 && q.zero_point.len() <= 1,
             "tensor {:?} has {} scales where one per-tensor scale is required",
@@ -304,7 +312,11 @@ impl<'m, 'a> Converter<'m, 'a> {
             .as_ref()
             .filter(|q| !q.scale.is_empty())
             .ok_or_else(|| anyhow!("weights {:?} are not quantized", t.name))?;
-        ensure!(!q.has_details, "weights {:?} use custom quantization", t.name);
+        ensure!(
+            !q.has_details,
+            "weights {:?} use custom quantization",
+            t.name
+        );
         ensure!(
             q.zero_point.iter().all(|&z| z == 0),
             "weights {:?} have nonzero zero points (int8 weights must be symmetric)",
@@ -347,9 +359,9 @@ impl<'m, 'a> Converter<'m, 'a> {
         let id = match self.ids[i] {
             Some(id) => id,
             None => {
-                let id = self
-                    .graph
-                    .add_constant(&t.name, &shape, DType::Int8, quant, data.to_vec());
+                let id =
+                    self.graph
+                        .add_constant(&t.name, &shape, DType::Int8, quant, data.to_vec());
                 self.ids[i] = Some(id);
                 id
             }
@@ -417,9 +429,7 @@ impl<'m, 'a> Converter<'m, 'a> {
                 .collect(),
             TensorType::Int64 => data
                 .chunks_exact(8)
-                .map(|c| {
-                    i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
-                })
+                .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
                 .collect(),
             other => bail!("constant {:?} is {}, expected int32", t.name, other.name()),
         };

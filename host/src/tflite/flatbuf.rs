@@ -131,8 +131,12 @@ impl<'a> Table<'a> {
             .and_then(|v| usize::try_from(v).ok())
             .ok_or(FlatError::BadVTable { at: pos })?;
         let vtable_len = read_u16(buf, vtable)? as usize;
-        let table_len = read_u16(buf, vtable.checked_add(2).ok_or(FlatError::BadVTable { at: pos })?)?
-            as usize;
+        let table_len = read_u16(
+            buf,
+            vtable
+                .checked_add(2)
+                .ok_or(FlatError::BadVTable { at: pos })?,
+        )? as usize;
         if vtable_len < 4 || vtable_len % 2 != 0 || table_len < 4 {
             return Err(FlatError::BadVTable { at: vtable });
         }
@@ -277,7 +281,11 @@ impl<'a> Vector<'a> {
 
     /// All elements as scalars.
     pub fn scalars<T: Scalar>(&self) -> Result<Vec<T>> {
-        Ok(self.raw(T::SIZE)?.chunks_exact(T::SIZE).map(T::from_le).collect())
+        Ok(self
+            .raw(T::SIZE)?
+            .chunks_exact(T::SIZE)
+            .map(T::from_le)
+            .collect())
     }
 
     /// All elements as tables.
@@ -298,7 +306,7 @@ mod tests {
     fn sample() -> Vec<u8> {
         let mut b = Vec::new();
         b.extend_from_slice(&12u32.to_le_bytes()); // 0: root offset -> 12
-        // 4: vtable: len 8, table len 12, slot0 at 4, slot1 at 8
+                                                   // 4: vtable: len 8, table len 12, slot0 at 4, slot1 at 8
         for v in [8u16, 12, 4, 8] {
             b.extend_from_slice(&v.to_le_bytes());
         }

@@ -56,13 +56,19 @@ impl Window {
         stride: usize,
         dilation: usize,
     ) -> Option<(usize, usize)> {
-        let effective = filter.checked_sub(1)?.checked_mul(dilation)?.checked_add(1)?;
+        let effective = filter
+            .checked_sub(1)?
+            .checked_mul(dilation)?
+            .checked_add(1)?;
         let out = match padding {
             Padding::Same => input.div_ceil(stride),
             Padding::Valid => input.checked_sub(effective)?.checked_add(stride)? / stride,
         };
-        let needed = (out.checked_sub(1)?.checked_mul(stride)?.checked_add(effective)?)
-            .saturating_sub(input);
+        let needed = (out
+            .checked_sub(1)?
+            .checked_mul(stride)?
+            .checked_add(effective)?)
+        .saturating_sub(input);
         Some((out, needed / 2))
     }
 
@@ -263,7 +269,12 @@ fn max_version(code: i32) -> Option<i32> {
 }
 
 /// Converts one operator and appends it to the graph.
-pub fn convert_op(cx: &mut Converter<'_, '_>, code: i32, version: i32, op: &Operator) -> Result<()> {
+pub fn convert_op(
+    cx: &mut Converter<'_, '_>,
+    code: i32,
+    version: i32,
+    op: &Operator,
+) -> Result<()> {
     let Some(max) = max_version(code) else {
         bail!("operator is not supported by mote");
     };
@@ -297,11 +308,7 @@ fn spec(cx: &mut Converter<'_, '_>, code: i32, op: &Operator) -> Result<OpSpec> 
             let filter_index = Converter::input(op, 1)?;
             let output = cx.activation(out_index, DType::Int8)?;
             let (filter, filter_scales) = cx.weights(filter_index, 0)?;
-            let (ishape, fshape, oshape) = (
-                shape(cx, input),
-                shape(cx, filter),
-                shape(cx, output),
-            );
+            let (ishape, fshape, oshape) = (shape(cx, input), shape(cx, filter), shape(cx, output));
             ensure!(
                 ishape.len() == 4 && fshape.len() == 4 && oshape.len() == 4,
                 "expects 4-D input, filter and output, got {ishape:?}, {fshape:?}, {oshape:?}"
@@ -347,16 +354,15 @@ fn spec(cx: &mut Converter<'_, '_>, code: i32, op: &Operator) -> Result<OpSpec> 
             let filter_index = Converter::input(op, 1)?;
             let output = cx.activation(out_index, DType::Int8)?;
             let (filter, filter_scales) = cx.weights(filter_index, 3)?;
-            let (ishape, fshape, oshape) = (
-                shape(cx, input),
-                shape(cx, filter),
-                shape(cx, output),
-            );
+            let (ishape, fshape, oshape) = (shape(cx, input), shape(cx, filter), shape(cx, output));
             ensure!(
                 ishape.len() == 4 && fshape.len() == 4 && oshape.len() == 4,
                 "expects 4-D input, filter and output, got {ishape:?}, {fshape:?}, {oshape:?}"
             );
-            ensure!(fshape[0] == 1, "filter {fshape:?} must have leading dimension 1");
+            ensure!(
+                fshape[0] == 1,
+                "filter {fshape:?} must have leading dimension 1"
+            );
             ensure!(
                 ishape[3] > 0 && fshape[3] % ishape[3] == 0 && fshape[3] == oshape[3],
                 "filter {fshape:?} and output {oshape:?} do not fit input {ishape:?}"
@@ -365,7 +371,8 @@ fn spec(cx: &mut Converter<'_, '_>, code: i32, op: &Operator) -> Result<OpSpec> 
             // The option is redundant with the shapes (TFLite ignores it in
             // newer versions); a file where they disagree is rejected.
             ensure!(
-                o.depth_multiplier == 0 || usize::try_from(o.depth_multiplier).ok() == Some(derived),
+                o.depth_multiplier == 0
+                    || usize::try_from(o.depth_multiplier).ok() == Some(derived),
                 "depth_multiplier {} disagrees with the shapes (which give {derived})",
                 o.depth_multiplier
             );
@@ -405,11 +412,7 @@ fn spec(cx: &mut Converter<'_, '_>, code: i32, op: &Operator) -> Result<OpSpec> 
             let filter_index = Converter::input(op, 1)?;
             let output = cx.activation(out_index, DType::Int8)?;
             let (filter, filter_scales) = cx.weights(filter_index, 0)?;
-            let (ishape, fshape, oshape) = (
-                shape(cx, input),
-                shape(cx, filter),
-                shape(cx, output),
-            );
+            let (ishape, fshape, oshape) = (shape(cx, input), shape(cx, filter), shape(cx, output));
             ensure!(fshape.len() == 2, "filter {fshape:?} must be 2-D");
             let (units, depth) = (fshape[0], fshape[1]);
             let in_len: usize = ishape.iter().product();
@@ -438,7 +441,11 @@ fn spec(cx: &mut Converter<'_, '_>, code: i32, op: &Operator) -> Result<OpSpec> 
                 (BuiltinOptions::None, _) => Activation::NONE,
                 (other, _) => return Err(options_mismatch(other)),
             };
-            ensure!(op.inputs.len() == 2, "expects 2 inputs, got {}", op.inputs.len());
+            ensure!(
+                op.inputs.len() == 2,
+                "expects 2 inputs, got {}",
+                op.inputs.len()
+            );
             let a = cx.int8_operand(Converter::input(op, 0)?)?;
             let b = cx.int8_operand(Converter::input(op, 1)?)?;
             let output = cx.activation(out_index, DType::Int8)?;
@@ -628,7 +635,9 @@ fn spec(cx: &mut Converter<'_, '_>, code: i32, op: &Operator) -> Result<OpSpec> 
         }
         op::RESIZE_NEAREST_NEIGHBOR | op::RESIZE_BILINEAR => {
             let o = match (&op.options, code) {
-                (BuiltinOptions::ResizeNearestNeighbor(o), op::RESIZE_NEAREST_NEIGHBOR) => o.clone(),
+                (BuiltinOptions::ResizeNearestNeighbor(o), op::RESIZE_NEAREST_NEIGHBOR) => {
+                    o.clone()
+                }
                 (BuiltinOptions::ResizeBilinear(o), op::RESIZE_BILINEAR) => o.clone(),
                 (other, _) => return Err(options_mismatch(other)),
             };
@@ -671,7 +680,10 @@ fn spec(cx: &mut Converter<'_, '_>, code: i32, op: &Operator) -> Result<OpSpec> 
             let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
             let output = cx.activation(out_index, DType::Int8)?;
             let (ishape, oshape) = (shape(cx, input), shape(cx, output));
-            ensure!(ishape == oshape, "input {ishape:?} and output {oshape:?} differ");
+            ensure!(
+                ishape == oshape,
+                "input {ishape:?} and output {oshape:?} differ"
+            );
             Ok(match (code, &op.options) {
                 (op::LOGISTIC, _) => OpSpec::Logistic { input, output },
                 (op::HARD_SWISH, _) => OpSpec::HardSwish { input, output },
@@ -693,7 +705,10 @@ fn spec(cx: &mut Converter<'_, '_>, code: i32, op: &Operator) -> Result<OpSpec> 
             let dtype = match cx.tensor(in_index)?.dtype {
                 TensorType::Float32 => DType::Float32,
                 TensorType::Int8 => DType::Int8,
-                other => bail!("input type {} is not supported (float32 or int8)", other.name()),
+                other => bail!(
+                    "input type {} is not supported (float32 or int8)",
+                    other.name()
+                ),
             };
             let input = cx.activation(in_index, dtype)?;
             let output = cx.activation(out_index, DType::Int8)?;
@@ -730,7 +745,10 @@ fn positive(v: i32, what: &str) -> Result<usize> {
 fn normalize_axis(axis: i64, rank: usize) -> Result<usize> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
-    ensure!((0..r).contains(&a), "axis {axis} out of range for rank {rank}");
+    ensure!(
+        (0..r).contains(&a),
+        "axis {axis} out of range for rank {rank}"
+    );
     Ok(a as usize)
 }
 
@@ -747,17 +765,31 @@ fn check_bias_type(t: TensorType) -> Result<()> {
 /// NumPy-style broadcast of `a` and `b` must give exactly `out`.
 fn check_broadcast(a: &[usize], b: &[usize], out: &[usize]) -> Result<()> {
     let rank = a.len().max(b.len());
-    ensure!(out.len() == rank, "output {out:?} has the wrong rank for {a:?} and {b:?}");
+    ensure!(
+        out.len() == rank,
+        "output {out:?} has the wrong rank for {a:?} and {b:?}"
+    );
     for d in 0..rank {
-        let da = if d + a.len() >= rank { a[d + a.len() - rank] } else { 1 };
-        let db = if d + b.len() >= rank { b[d + b.len() - rank] } else { 1 };
+        let da = if d + a.len() >= rank {
+            a[d + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if d + b.len() >= rank {
+            b[d + b.len() - rank]
+        } else {
+            1
+        };
         let want = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
             (x, 1) => x,
             _ => bail!("shapes {a:?} and {b:?} do not broadcast"),
         };
-        ensure!(out[d] == want, "output {out:?} is not the broadcast of {a:?} and {b:?}");
+        ensure!(
+            out[d] == want,
+            "output {out:?} is not the broadcast of {a:?} and {b:?}"
+        );
     }
     Ok(())
 }
@@ -771,10 +803,19 @@ mod tests {
         // SAME: ceil(in/stride), pad half the excess.
         assert_eq!(Window::out_and_pad(Padding::Same, 9, 3, 1, 2), Some((9, 2)));
         assert_eq!(Window::out_and_pad(Padding::Same, 9, 2, 2, 1), Some((5, 0)));
-        assert_eq!(Window::out_and_pad(Padding::Same, 10, 3, 2, 1), Some((5, 0)));
-        assert_eq!(Window::out_and_pad(Padding::Same, 11, 3, 2, 1), Some((6, 1)));
+        assert_eq!(
+            Window::out_and_pad(Padding::Same, 10, 3, 2, 1),
+            Some((5, 0))
+        );
+        assert_eq!(
+            Window::out_and_pad(Padding::Same, 11, 3, 2, 1),
+            Some((6, 1))
+        );
         // VALID.
-        assert_eq!(Window::out_and_pad(Padding::Valid, 9, 3, 2, 1), Some((4, 0)));
+        assert_eq!(
+            Window::out_and_pad(Padding::Valid, 9, 3, 2, 1),
+            Some((4, 0))
+        );
         assert_eq!(Window::out_and_pad(Padding::Valid, 2, 3, 1, 1), None);
     }
 

@@ -40,8 +40,7 @@ pub fn append(graph: &mut Graph, spec: &OpSpec) -> Result<()> {
             )
             .map_err(kernel_error)?;
             check_shape(graph, *output, out_shape)?;
-            let (mults, shifts) =
-                per_channel(graph, *input, filter_scales, *output, "CONV_2D")?;
+            let (mults, shifts) = per_channel(graph, *input, filter_scales, *output, "CONV_2D")?;
             let bias = bias_or_zero(graph, *bias, *output, out_shape.c)?;
             let mut words = Vec::new();
             params.encode(&mut |w| words.push(w));

@@ -167,15 +167,30 @@ pub enum BuiltinOptions {
     DepthwiseConv2D(DepthwiseConv2DOptions),
     Pool2D(Pool2DOptions),
     FullyConnected(FullyConnectedOptions),
-    Softmax { beta: f32 },
-    Concatenation { axis: i32, activation: Activation },
-    Add { activation: Activation },
-    Mul { activation: Activation },
+    Softmax {
+        beta: f32,
+    },
+    Concatenation {
+        axis: i32,
+        activation: Activation,
+    },
+    Add {
+        activation: Activation,
+    },
+    Mul {
+        activation: Activation,
+    },
     ResizeBilinear(ResizeOptions),
     ResizeNearestNeighbor(ResizeOptions),
-    Reshape { new_shape: Vec<i32> },
-    Reducer { keep_dims: bool },
-    LeakyRelu { alpha: f32 },
+    Reshape {
+        new_shape: Vec<i32>,
+    },
+    Reducer {
+        keep_dims: bool,
+    },
+    LeakyRelu {
+        alpha: f32,
+    },
     /// An options table with no fields (PadOptions, QuantizeOptions, ...).
     Empty(u8),
     /// A union member mote does not decode, by its union tag.
@@ -371,7 +386,11 @@ pub struct SubGraph {
 impl SubGraph {
     fn read(t: Table<'_>) -> Result<Self> {
         Ok(SubGraph {
-            tensors: t.tables(0)?.into_iter().map(Tensor::read).collect::<Result<_>>()?,
+            tensors: t
+                .tables(0)?
+                .into_iter()
+                .map(Tensor::read)
+                .collect::<Result<_>>()?,
             inputs: t.scalars(1)?,
             outputs: t.scalars(2)?,
             operators: t
@@ -666,7 +685,10 @@ mod tests {
     fn op_names_match_codes() {
         assert_eq!(builtin_name(op::ADD), "ADD");
         assert_eq!(builtin_name(op::MEAN), "MEAN");
-        assert_eq!(builtin_name(op::RESIZE_NEAREST_NEIGHBOR), "RESIZE_NEAREST_NEIGHBOR");
+        assert_eq!(
+            builtin_name(op::RESIZE_NEAREST_NEIGHBOR),
+            "RESIZE_NEAREST_NEIGHBOR"
+        );
         assert_eq!(builtin_name(op::LEAKY_RELU), "LEAKY_RELU");
         assert_eq!(builtin_name(op::QUANTIZE), "QUANTIZE");
         assert_eq!(builtin_name(op::HARD_SWISH), "HARD_SWISH");

@@ -92,15 +92,27 @@ fn write_child(buf: &mut Vec<u8>, f: &F) -> usize {
     };
     match f {
         F::Table(t) => return write_table(buf, t),
-        F::I32s(v) => scalars(buf, v.len(), v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-        F::F32s(v) => scalars(buf, v.len(), v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        F::I32s(v) => scalars(
+            buf,
+            v.len(),
+            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ),
+        F::F32s(v) => scalars(
+            buf,
+            v.len(),
+            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ),
         F::I64s(v) => {
             // Align the elements to 8.
             if (buf.len() + 4) % 8 != 0 {
                 buf.extend_from_slice(&[0; 4]);
             }
             let s = buf.len();
-            scalars(buf, v.len(), v.iter().flat_map(|x| x.to_le_bytes()).collect());
+            scalars(
+                buf,
+                v.len(),
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            );
             return s;
         }
         F::Bytes(v) => scalars(buf, v.len(), v.clone()),

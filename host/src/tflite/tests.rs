@@ -42,7 +42,10 @@ fn conv_model(c: ConvCase) -> Vec<u8> {
         scales: vec![0.001, 0.002, 0.003],
         zero_points: vec![0, 0, 0],
         quantized_dimension: 0,
-        data: [5i32, -7, 100].iter().flat_map(|v| v.to_le_bytes()).collect(),
+        data: [5i32, -7, 100]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect(),
     };
     let output = Tensor::act(&[c.batch, 4, 4, 3]);
     let options = T::default()
