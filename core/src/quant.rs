@@ -19,7 +19,7 @@ use crate::kernels::KernelError;
 /// `2^e` as an `i32`, `0` when `e` is out of `[0, 31]` (`1 << 31` wraps to
 /// `i32::MIN`, as it does in the C++ code).
 #[inline]
-fn pow2(e: i32) -> i32 {
+pub fn pow2(e: i32) -> i32 {
     if (0..=31).contains(&e) {
         1i32 << e
     } else {

@@ -19,24 +19,25 @@
 //! leading 1s, as TFLite's `RuntimeShape::ExtendedShape(4, ...)` does.
 //! Inputs and outputs never alias (the session guarantees it).
 
-// pub mod add;
-// pub mod average_pool2d;
-// pub mod concatenation;
+pub mod add;
+pub mod average_pool2d;
+pub mod concatenation;
 pub mod conv2d;
-// pub mod depthwise_conv2d;
+pub mod depthwise_conv2d;
 // pub mod dequantize;
-// pub mod fully_connected;
+pub mod fully_connected;
 // pub mod hard_swish;
 // pub mod leaky_relu;
 // pub mod logistic;
-// pub mod max_pool2d;
-// pub mod mean;
-// pub mod mul;
-// pub mod pad;
+pub mod max_pool2d;
+pub mod mean;
+pub mod mul;
+pub mod pad;
+pub mod pool;
 // pub mod quantize;
-// pub mod reshape;
-// pub mod resize_bilinear;
-// pub mod resize_nearest;
+pub mod reshape;
+pub mod resize_bilinear;
+pub mod resize_nearest;
 // pub mod softmax;
 
 use crate::le::I32s;
@@ -310,6 +311,63 @@ pub fn compute_padding(
         .checked_add(effective as i64)?
         .checked_sub(in_size as i64)?;
     Some(if total > 0 { (total / 2) as usize } else { 0 })
+}
+
+/// Element strides of `input` when broadcast to `output` (TFLite's
+/// `NdArrayDescsForElementwiseBroadcast`): each input dimension must equal the
+/// output's or be 1, in which case its stride is 0.
+pub fn broadcast_strides(input: Shape4, output: Shape4) -> Result<[usize; 4], KernelError> {
+    let d = input.dims();
+    let o = output.dims();
+    let mut strides = [0usize; 4];
+    let mut stride = 1usize;
+    for i in (0..4).rev() {
+        if d[i] == o[i] {
+            strides[i] = stride;
+        } else if d[i] == 1 {
+            strides[i] = 0;
+        } else {
+            return Err(KernelError::Shape);
+        }
+        stride = stride.checked_mul(d[i]).ok_or(KernelError::Shape)?;
+    }
+    Ok(strides)
+}
+
+/// Applies `f(a, b)` elementwise over `a` and `b` broadcast to `out`'s shape.
+/// Shapes must have been validated with [`broadcast_strides`].
+pub(crate) fn broadcast_binary(
+    a: View<'_>,
+    b: View<'_>,
+    out: ViewMut<'_>,
+    f: impl Fn(i8, i8) -> i8,
+) -> Result<(), KernelError> {
+    check_len(a.shape, a.data.len())?;
+    check_len(b.shape, b.data.len())?;
+    check_len(out.shape, out.data.len())?;
+    if a.shape == out.shape && b.shape == out.shape {
+        for ((o, &x), &y) in out.data.iter_mut().zip(a.data).zip(b.data) {
+            *o = f(x, y);
+        }
+        return Ok(());
+    }
+    let sa = broadcast_strides(a.shape, out.shape)?;
+    let sb = broadcast_strides(b.shape, out.shape)?;
+    let mut outs = out.data.iter_mut();
+    for n in 0..out.shape.n {
+        for h in 0..out.shape.h {
+            for w in 0..out.shape.w {
+                let base_a = n * sa[0] + h * sa[1] + w * sa[2];
+                let base_b = n * sb[0] + h * sb[1] + w * sb[2];
+                for c in 0..out.shape.c {
+                    let x = *a.data.get(base_a + c * sa[3]).ok_or(KernelError::Length)?;
+                    let y = *b.data.get(base_b + c * sb[3]).ok_or(KernelError::Length)?;
+                    *outs.next().ok_or(KernelError::Length)? = f(x, y);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads an encoded parameter list word by word, range-checking each.

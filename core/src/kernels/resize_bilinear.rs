@@ -1,0 +1,225 @@
+//! RESIZE_BILINEAR, int8 (TFLM `reference_ops::ResizeBilinearInteger`).
+//!
+//! Integer-only: source coordinates in 1/1024 steps,
+//! `scale_10 = (1024 * in + out / 2) / out` (or with `in - 1`, `out - 1` for
+//! `align_corners`), `y_10 = y * scale_10 (+ scale_10 / 2 - 512` with
+//! `half_pixel_centers)`, `y0 = max(y_10 / 1024, 0)`,
+//! `y1 = min(ceil(y_10 / 1024), in - 1)`; the four neighbours are weighted in
+//! 1/2^20 units in `i64` and the sum is divided by 2^20 rounding half away
+//! from zero (TFLite's default, non-single-rounding build).
+
+use super::{check_len, KernelError, Shape4, View, ViewMut, Words};
+
+/// Number of `i32` words in an encoded [`Params`].
+pub const WORDS: usize = 2;
+
+/// Run-time parameters of RESIZE_BILINEAR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Params {
+    /// TFLite `align_corners`.
+    pub align_corners: bool,
+    /// TFLite `half_pixel_centers` (exclusive with `align_corners`).
+    pub half_pixel_centers: bool,
+}
+
+/// Host-side prepare from TFLite's options; both set at once is an error,
+/// as in TFLite.
+pub fn prepare(align_corners: bool, half_pixel_centers: bool) -> Result<Params, KernelError> {
+    if align_corners && half_pixel_centers {
+        return Err(KernelError::Unsupported);
+    }
+    Ok(Params {
+        align_corners,
+        half_pixel_centers,
+    })
+}
+
+/// `scale_10` for one axis.
+fn scale_10(in_size: i32, out_size: i32, align_corners: bool) -> i32 {
+    if align_corners && out_size > 1 {
+        ((1 << 10) * (in_size - 1) + (out_size - 1) / 2) / (out_size - 1)
+    } else {
+        ((1 << 10) * in_size + out_size / 2) / out_size
+    }
+}
+
+/// TFLM `ComputeInterpolationValuesInteger`: `(scaled, lower, upper)`.
+fn interpolation(
+    value: i32,
+    scale_10: i32,
+    half_pixel_centers: bool,
+    in_size: i32,
+) -> (i32, i32, i32) {
+    let scaled = if half_pixel_centers {
+        value * scale_10 + scale_10 / 2 - (1 << 9)
+    } else {
+        value * scale_10
+    };
+    let lower = (scaled / (1 << 10)).max(0);
+    let upper = ((scaled + (1 << 10) - 1) / (1 << 10)).min(in_size - 1);
+    (scaled, lower, upper)
+}
+
+impl Params {
+    /// Writes the [`WORDS`] words: align_corners, half_pixel_centers (0 or 1).
+    pub fn encode(&self, out: &mut impl FnMut(i32)) {
+        out(i32::from(self.align_corners));
+        out(i32::from(self.half_pixel_centers));
+    }
+
+    /// Reads the words written by [`Params::encode`]; each must be 0 or 1 and
+    /// not both 1.
+    pub fn decode(words: &[i32]) -> Result<Self, KernelError> {
+        let mut w = Words::new(words, WORDS)?;
+        prepare(w.flag()?, w.flag()?).map_err(|_| KernelError::Param)
+    }
+
+    /// Batch and channels must match, sizes non-empty, and every
+    /// interpolation index inside the input (which TFLM assumes).
+    pub fn validate(&self, input: Shape4, output: Shape4) -> Result<(), KernelError> {
+        input.check()?;
+        output.check()?;
+        if self.align_corners && self.half_pixel_centers {
+            return Err(KernelError::Param);
+        }
+        if input.n != output.n || input.c != output.c || input.h == 0 || input.w == 0 {
+            return Err(KernelError::Shape);
+        }
+        // Dimensions are <= 2^15, so 1024 * in and out * scale_10 fit in i32.
+        for (i, o) in [(input.h, output.h), (input.w, output.w)] {
+            if o == 0 {
+                continue;
+            }
+            let s = scale_10(i as i32, o as i32, self.align_corners);
+            let (_, lower, _) = interpolation(o as i32 - 1, s, self.half_pixel_centers, i as i32);
+            if lower >= i as i32
+                || (o as i64 - 1) * i64::from(s) + i64::from(s) > i64::from(i32::MAX)
+            {
+                return Err(KernelError::Shape);
+            }
+        }
+        Ok(())
+    }
+
+    /// Four multiply-adds per output element.
+    pub fn macs(&self, output: Shape4) -> u64 {
+        output.elements().map_or(0, |n| 4 * n as u64)
+    }
+}
+
+/// Runs RESIZE_BILINEAR.
+pub fn eval(p: &Params, input: View<'_>, output: ViewMut<'_>) -> Result<(), KernelError> {
+    p.validate(input.shape, output.shape)?;
+    check_len(input.shape, input.data.len())?;
+    check_len(output.shape, output.data.len())?;
+    let (i, o) = (input.shape, output.shape);
+    let (in_h, in_w) = (i.h as i32, i.w as i32);
+    let sh = scale_10(in_h, o.h as i32, p.align_corners);
+    let sw = scale_10(in_w, o.w as i32, p.align_corners);
+    let px = |n: usize, y: i32, x: i32| -> Result<&[i8], KernelError> {
+        let base = ((n * i.h + y as usize) * i.w + x as usize) * i.c;
+        input.data.get(base..base + i.c).ok_or(KernelError::Length)
+    };
+    let mut outs = output.data.iter_mut();
+    for n in 0..o.n {
+        for y in 0..o.h {
+            let (iy, y0, y1) = interpolation(y as i32, sh, p.half_pixel_centers, in_h);
+            let fy = i64::from(iy - (1 << 10) * y0);
+            for x in 0..o.w {
+                let (ix, x0, x1) = interpolation(x as i32, sw, p.half_pixel_centers, in_w);
+                let fx = i64::from(ix - (1 << 10) * x0);
+                let (ll, lu, rl, ru) = (
+                    px(n, y0, x0)?,
+                    px(n, y1, x0)?,
+                    px(n, y0, x1)?,
+                    px(n, y1, x1)?,
+                );
+                for c in 0..i.c {
+                    let at = |s: &[i8]| s.get(c).copied().map(i64::from).ok_or(KernelError::Length);
+                    let sum = at(ll)? * (1024 - fy) * (1024 - fx)
+                        + at(lu)? * fy * (1024 - fx)
+                        + at(rl)? * (1024 - fy) * fx
+                        + at(ru)? * fy * fx;
+                    let round = if sum > 0 { 1 << 19 } else { -(1 << 19) };
+                    *outs.next().ok_or(KernelError::Length)? = ((sum + round) / (1 << 20)) as i8;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn close_to_float_bilinear_and_exact_on_copies(
+            dims in (1usize..=2, 1usize..=6, 1usize..=6, 1usize..=4),
+            factor in 1usize..=3,
+            mode in 0u8..3,
+            seed: u64,
+        ) {
+            let (ac, hp) = [(false, false), (true, false), (false, true)][mode as usize];
+            let p = prepare(ac, hp).unwrap();
+            let i = Shape4::new(dims.0, dims.1, dims.2, dims.3);
+            let o = Shape4::new(dims.0, dims.1 * factor, dims.2 * factor, dims.3);
+            let x: Vec<i8> = (0..i.elements().unwrap()).map(|k| ((k as u64 * 97 + seed) % 256) as u8 as i8).collect();
+            let mut out = vec![0i8; o.elements().unwrap()];
+            eval(&p, View::new(i, &x), ViewMut::new(o, &mut out)).unwrap();
+            // Float bilinear with TFLite's coordinate conventions.
+            let coord = |v: usize, in_: usize, out_: usize| -> (usize, usize, f64) {
+                let scale = if ac && out_ > 1 { (in_ - 1) as f64 / (out_ - 1) as f64 } else { in_ as f64 / out_ as f64 };
+                let s = if hp { (v as f64 + 0.5) * scale - 0.5 } else { v as f64 * scale };
+                let lo = s.floor().max(0.0) as usize;
+                let hi = (s.ceil() as usize).min(in_ - 1);
+                (lo.min(in_ - 1), hi, s - s.floor())
+            };
+            for n in 0..o.n { for y in 0..o.h { for xx in 0..o.w { for c in 0..o.c {
+                let (y0, y1, fy) = coord(y, i.h, o.h);
+                let (x0, x1, fx) = coord(xx, i.w, o.w);
+                let g = |yy: usize, xq: usize| x[((n * i.h + yy) * i.w + xq) * i.c + c] as f64;
+                let v = g(y0, x0) * (1.0 - fy) * (1.0 - fx) + g(y1, x0) * fy * (1.0 - fx) + g(y0, x1) * (1.0 - fy) * fx + g(y1, x1) * fy * fx;
+                let got = out[((n * o.h + y) * o.w + xx) * o.c + c] as f64;
+                // 10-bit coordinates: within a couple of steps of the float value.
+                prop_assert!((got - v).abs() <= 2.5, "got {} want {}", got, v);
+                if factor == 1 && !hp {
+                    prop_assert_eq!(got, g(y, xx));
+                }
+            }}}}
+        }
+    }
+
+    #[test]
+    fn known_values() {
+        // 1x2 -> 1x4, plain: scale_10 = 512; x = 0, .5, 1, 1.5 (clamped).
+        let p = prepare(false, false).unwrap();
+        let mut out = [0i8; 4];
+        eval(
+            &p,
+            View::new(Shape4::new(1, 1, 2, 1), &[10, 21]),
+            ViewMut::new(Shape4::new(1, 1, 4, 1), &mut out),
+        )
+        .unwrap();
+        // 10, (10 + 21) / 2 = 15.5 -> 16, 21, 21.
+        assert_eq!(out, [10, 16, 21, 21]);
+        // Negative ties round away from zero: (-10 + -21) / 2 = -15.5 -> -16.
+        eval(
+            &p,
+            View::new(Shape4::new(1, 1, 2, 1), &[-10, -21]),
+            ViewMut::new(Shape4::new(1, 1, 4, 1), &mut out),
+        )
+        .unwrap();
+        assert_eq!(out, [-10, -16, -21, -21]);
+        assert!(prepare(true, true).is_err());
+        assert!(Params::decode(&[1, 1]).is_err());
+        assert_eq!(
+            p.validate(Shape4::new(1, 2, 2, 1), Shape4::new(2, 4, 4, 1)),
+            Err(KernelError::Shape)
+        );
+    }
+}
