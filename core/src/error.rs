@@ -2,6 +2,7 @@
 //!
 //! Payloads say *where* (which section, tensor, op) so a firmware log line is
 //! enough to find the problem without a debugger.
+pub use crate::kernels::KernelError;
 
 /// A part of the blob, for errors about bounds and alignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,14 @@ pub enum OpError {
     Tensors,
     /// The op is known to the format but this build has no kernel for it.
     Unsupported,
+    /// The kernel refused its parameters or tensors.
+    Kernel(KernelError),
+}
+
+impl From<KernelError> for OpError {
+    fn from(e: KernelError) -> Self {
+        OpError::Kernel(e)
+    }
 }
 
 /// What is wrong with the memory plan.
@@ -80,6 +89,9 @@ pub enum PlanError {
     Alignment(u32),
     /// Two tensors alive at the same time share arena bytes.
     Overlap { a: u16, b: u16 },
+    /// The arena size exceeds the end of the last activation (rounded up
+    /// to the arena alignment).
+    ArenaSize(u32),
 }
 
 /// Errors of `mote-core`.

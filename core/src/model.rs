@@ -350,11 +350,13 @@ impl<'a> Model<'a> {
     /// No two activations alive at the same time share a byte, except a
     /// RESHAPE output written in place over its input.
     fn check_plan(&self) -> Result<()> {
+        let mut max_end = 0usize;
         for a in 0..self.tensor_count {
             let ta = self.tensor(a)?;
             let (Some((a0, a1)), Some((fa, la))) = (ta.arena_range(), ta.lifetime()) else {
                 continue;
             };
+            max_end = max_end.max(a1);
             let mut root_a = None;
             for b in a.saturating_add(1)..self.tensor_count {
                 let tb = self.tensor(b)?;
@@ -374,6 +376,13 @@ impl<'a> Model<'a> {
                     return Err(Error::Plan(PlanError::Overlap { a, b }));
                 }
             }
+        }
+        let align = self.arena_align as usize;
+        let limit = max_end
+            .checked_next_multiple_of(align)
+            .ok_or(Error::Plan(PlanError::ArenaSize(self.arena_size)))?;
+        if self.arena_size as usize > limit {
+            return Err(Error::Plan(PlanError::ArenaSize(self.arena_size)));
         }
         Ok(())
     }

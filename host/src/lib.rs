@@ -7,5 +7,6 @@ pub mod blob;
 pub mod firmware;
 pub mod graph;
 pub mod plan;
+pub mod sample;
 pub mod sim;
 pub mod tflite;

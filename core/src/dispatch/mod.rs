@@ -5,9 +5,13 @@
 //! count and, when given buffers, runs the kernel. The same function serves
 //! `Model::parse` (no buffers: check only) and `Session::run`, so what parse
 //! accepted is exactly what run executes.
+mod ops;
+
 use crate::error::{Error, OpError, Result};
 use crate::format::layout::limits::{MAX_OP_INPUTS, MAX_OP_WORDS};
 use crate::format::{DType, OpCode, TensorInfo};
+use crate::kernels::{Shape4, View, ViewMut};
+use crate::le::I32s;
 use crate::model::{Model, OpInfo};
 
 /// An op's record, tensors, constant bytes and parameter words, gathered once.
@@ -17,7 +21,6 @@ pub(crate) struct Operands<'m> {
     /// Constant inputs' bytes (empty for activations).
     pub consts: [&'m [u8]; MAX_OP_INPUTS],
     pub output: TensorInfo,
-    pub output_index: u16,
     words: [i32; MAX_OP_WORDS],
     word_count: usize,
 }
@@ -39,8 +42,7 @@ impl<'m> Operands<'m> {
             *consts.get_mut(slot).ok_or(Error::Internal)? = model.constant(&t)?;
             *inputs.get_mut(slot).ok_or(Error::Internal)? = Some(t);
         }
-        let output_index = model.op_output(&op, 0)?;
-        let output = model.tensor(output_index)?;
+        let output = model.tensor(model.op_output(&op, 0)?)?;
         let mut words = [0i32; MAX_OP_WORDS];
         let word_count = model.op_words(&op, &mut words)?.len();
         Ok(Operands {
@@ -48,7 +50,6 @@ impl<'m> Operands<'m> {
             inputs,
             consts,
             output,
-            output_index,
             words,
             word_count,
         })
@@ -84,6 +85,30 @@ impl<'m> Operands<'m> {
         } else {
             Err(OpError::Tensors)
         }
+    }
+
+    /// Requires input `i` to be an int8 activation with per-tensor quantization.
+    pub fn act_i8(&self, i: usize) -> core::result::Result<&TensorInfo, OpError> {
+        let t = self.dtype(i, DType::Int8)?;
+        if t.is_constant() || !matches!(t.quant, crate::format::Quant::PerTensor { .. }) {
+            return Err(OpError::Tensors);
+        }
+        Ok(t)
+    }
+
+    /// Requires the output to be int8 with per-tensor quantization.
+    pub fn out_i8(&self) -> core::result::Result<&TensorInfo, OpError> {
+        let t = &self.output;
+        if t.dtype != DType::Int8 || !matches!(t.quant, crate::format::Quant::PerTensor { .. }) {
+            return Err(OpError::Tensors);
+        }
+        Ok(t)
+    }
+
+    /// Requires input `i` to be a constant int32 array and views it.
+    pub fn const_i32(&self, i: usize) -> core::result::Result<I32s<'m>, OpError> {
+        self.dtype(i, DType::Int32)?;
+        as_i32s(self.constant(i)?)
     }
 
     /// Requires input `i` to be a constant (weights) and returns its bytes.
@@ -160,7 +185,42 @@ pub(crate) fn eval(model: &Model<'_>, k: u16, arena: &mut [u8]) -> Result<()> {
 fn run_op(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
     match ops.op.code {
         OpCode::Reshape => reshape(ops),
+        OpCode::Conv2d => ops::conv2d(ops, io),
         _ => Err(OpError::Unsupported),
+    }
+}
+
+/// A tensor's shape as the kernels take it (NHWC, leading 1s).
+pub(crate) fn shape4(t: &TensorInfo) -> Shape4 {
+    let [n, h, w, c] = t.shape.nhwc();
+    Shape4::new(n as usize, h as usize, w as usize, c as usize)
+}
+
+/// Bytes as `i8` (same size and alignment; every bit pattern is valid).
+pub(crate) fn as_i8(bytes: &[u8]) -> core::result::Result<&[i8], OpError> {
+    bytemuck::try_cast_slice(bytes).map_err(|_| OpError::Tensors)
+}
+
+/// Mutable bytes as `i8`.
+pub(crate) fn as_i8_mut(bytes: &mut [u8]) -> core::result::Result<&mut [i8], OpError> {
+    bytemuck::try_cast_slice_mut(bytes).map_err(|_| OpError::Tensors)
+}
+
+/// Bytes as little-endian `i32`s.
+pub(crate) fn as_i32s(bytes: &[u8]) -> core::result::Result<I32s<'_>, OpError> {
+    I32s::new(bytes).ok_or(OpError::Tensors)
+}
+
+impl<'x> Io<'x> {
+    /// Input `i` as an int8 view of the tensor `t`.
+    pub fn view(&self, i: usize, t: &TensorInfo) -> core::result::Result<View<'x>, OpError> {
+        let bytes = self.inputs.get(i).copied().ok_or(OpError::Arity)?;
+        Ok(View::new(shape4(t), as_i8(bytes)?))
+    }
+
+    /// The output as an int8 view of the tensor `t`.
+    pub fn view_mut(self, t: &TensorInfo) -> core::result::Result<ViewMut<'x>, OpError> {
+        Ok(ViewMut::new(shape4(t), as_i8_mut(self.output)?))
     }
 }
 
