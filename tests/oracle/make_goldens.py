@@ -559,8 +559,14 @@ def reference_invoke(tflite_bytes, x):
 
 
 def make_inputs(facts, rng):
-    """Three inputs: uniform over the type's range, extremes only, and one in
-    the calibrated range (int8) or on rounding ties of the input QUANTIZE (float)."""
+    """Three inputs per model.
+
+    int8: uniform over [-128, 127]; only -128 and 127 (saturation paths);
+    uniform over [-20, 20] (small activations, where rounding dominates).
+    float32: uniform over [-1, 1] (the calibrated range); over [-3, 3]
+    (saturates the input QUANTIZE); exact rounding ties (n + 0.5) * scale of
+    the input QUANTIZE (ties must round away from zero).
+    """
     info = facts["inputs"][0]
     shape = tuple(info["shape"])
     if info["dtype"] == "INT8":
