@@ -12,7 +12,7 @@ PyPI package runs TFLM's reference kernels) and writes:
     tests/golden/NAME.input{i}.output{j}.npy  TFLM's output j for input i
     tests/golden/NAME.tflm.json               model facts and TFLM's arena usage
     tests/golden/NAME.tensors/                every activation tensor for input 0
-                                              (only for models marked so)
+                                              (input i > 0: NAME.tensors/input{i}/)
     tests/golden/MANIFEST.json                index of all of the above
 
 Every output is also recomputed with TensorFlow Lite's BUILTIN_REF kernels and
@@ -664,7 +664,7 @@ def build_one(name, builder, io_type, dump_tensors, out_dir, log):
 
     tensors_dir = None
     if dump_tensors:
-        tensors_dir = dump_all_tensors(name, tflite_bytes, facts, inputs[0], n_out, out_dir)
+        tensors_dir = dump_all_tensors(name, tflite_bytes, facts, inputs, n_out, out_dir)
 
     total_macs = sum(op["macs"] for op in facts["ops"])
     tflm_json = {
@@ -720,36 +720,26 @@ def build_one(name, builder, io_type, dump_tensors, out_dir, log):
     }, facts
 
 
-def dump_all_tensors(name, tflite_bytes, facts, x, n_out, out_dir):
-    """Every activation tensor for one input, from TFLM, checked against TFLite."""
-    it, _ = tflm_invoke(
-        tflite_bytes, x, n_out, config=tflm.InterpreterConfig.kPreserveAllTensors
-    )
-    ref = reference_invoke(tflite_bytes, x)
+def dump_all_tensors(name, tflite_bytes, facts, inputs, n_out, out_dir):
+    """Every activation tensor for each input, from TFLM, checked against TFLite.
+
+    input0's tensors sit directly in NAME.tensors/ (the layout the Rust tests
+    read first); input i > 0 gets NAME.tensors/input{i}/ with the same names.
+    """
     dir_name = f"{name}.tensors"
     tdir = os.path.join(out_dir, dir_name)
-    os.makedirs(tdir, exist_ok=True)
+    outputs = {o["index"] for o in facts["outputs"]}
     entries = []
     for t in facts["tensors"]:
         if t["constant"]:
             continue
-        idx = t["index"]
-        got = it.GetTensor(idx, 0)
-        data = None if got is None else got.get("tensor_data")
-        if data is None:
-            raise OracleError(f"{name}: TFLM kept no data for tensor {idx}")
-        want = ref.get_tensor(idx)
-        data = np.asarray(data).reshape(t["shape"]).astype(NP_TYPES[t["dtype"]], copy=False)
-        if data.dtype != want.dtype or data.tobytes() != want.tobytes():
-            raise OracleError(f"{name}: tensor {idx} ({t['name']}): TFLM and TFLite BUILTIN_REF disagree")
-        save_npy(os.path.join(tdir, f"{idx}.npy"), data)
         role = "input" if t["producer_op"] is None else "intermediate"
-        if idx in [o["index"] for o in facts["outputs"]]:
+        if t["index"] in outputs:
             role = "output"
         entries.append(
             {
-                "index": idx,
-                "file": f"{idx}.npy",
+                "index": t["index"],
+                "file": f"{t['index']}.npy",
                 "name": t["name"],
                 "shape": t["shape"],
                 "dtype": t["dtype"],
@@ -759,17 +749,41 @@ def dump_all_tensors(name, tflite_bytes, facts, x, n_out, out_dir):
                 "role": role,
             }
         )
+    runs = []
+    for i, x in enumerate(inputs):
+        sub = "" if i == 0 else f"input{i}"
+        run_dir = os.path.join(tdir, sub) if sub else tdir
+        os.makedirs(run_dir, exist_ok=True)
+        it, _ = tflm_invoke(tflite_bytes, x, n_out, config=tflm.InterpreterConfig.kPreserveAllTensors)
+        ref = reference_invoke(tflite_bytes, x)
+        for e in entries:
+            idx = e["index"]
+            got = it.GetTensor(idx, 0)
+            data = None if got is None else got.get("tensor_data")
+            if data is None:
+                raise OracleError(f"{name}: TFLM kept no data for tensor {idx}")
+            want = ref.get_tensor(idx)
+            data = np.asarray(data).reshape(e["shape"]).astype(NP_TYPES[e["dtype"]], copy=False)
+            if data.dtype != want.dtype or data.tobytes() != want.tobytes():
+                raise OracleError(
+                    f"{name}: input {i} tensor {idx} ({e['name']}): TFLM and TFLite BUILTIN_REF disagree"
+                )
+            save_npy(os.path.join(run_dir, e["file"]), data)
+        runs.append({"input": f"{name}.input{i}.npy", "dir": sub or "."})
     write_json(
         os.path.join(tdir, "tensors.json"),
         {
             "model": f"{name}.tflite",
             "input": f"{name}.input0.npy",
             "note": (
-                "Every non-constant tensor of the model after running input0 "
+                "Every non-constant tensor of the model after running an input "
                 "through TFLM (kPreserveAllTensors); each equals TFLite's "
-                "BUILTIN_REF result byte for byte. producer_op is the op's "
-                "index in execution order (null for the model input)."
+                "BUILTIN_REF result byte for byte. The files for input0 are in "
+                "this folder; 'runs' gives the folder for every input. "
+                "producer_op is the op's index in execution order (null for the "
+                "model input)."
             ),
+            "runs": runs,
             "tensors": entries,
         },
     )
@@ -856,7 +870,10 @@ def generate(out_dir, log):
             "facts": "NAME.tflm.json (ops, tensors, quantization, TFLM arena)",
             "input": "NAME.input{i}.npy (batch 1, NHWC, the model's input dtype)",
             "output": "NAME.input{i}.output{j}.npy (TFLM's output j of the model for input i)",
-            "tensors": "NAME.tensors/{tensor_index}.npy + tensors.json (all activations for input0)",
+            "tensors": (
+                "NAME.tensors/{tensor_index}.npy + tensors.json: all activations for input0; "
+                "NAME.tensors/input{i}/{tensor_index}.npy: the same for input i"
+            ),
         },
         "models": entries,
         "op_coverage": coverage,
