@@ -92,7 +92,11 @@ fn flips_with_repaired_crc_never_panic() {
             let flips = 1 + (rng.next_u64() % 4) as usize;
             for _ in 0..flips {
                 // Bias toward the header and tables, where the structure is.
-                let limit = if rng.next_u64() % 4 == 0 { c.len() } else { c.len().min(1200) };
+                let limit = if rng.next_u64() % 4 == 0 {
+                    c.len()
+                } else {
+                    c.len().min(1200)
+                };
                 let i = (rng.next_u64() as usize) % limit;
                 c[i] ^= 1 << (rng.next_u64() % 8);
             }
@@ -105,7 +109,10 @@ fn flips_with_repaired_crc_never_panic() {
         }
     }
     // Both outcomes must occur, or the test is not exercising anything.
-    assert!(parsed > 0 && rejected > 0, "parsed {parsed}, rejected {rejected}");
+    assert!(
+        parsed > 0 && rejected > 0,
+        "parsed {parsed}, rejected {rejected}"
+    );
 }
 
 #[test]
@@ -128,7 +135,16 @@ fn swapped_words_never_panic() {
 
 #[test]
 fn absurd_directory_values_are_errors() {
-    let absurd = [0u32, 1, 3, 15, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFF0, u32::MAX];
+    let absurd = [
+        0u32,
+        1,
+        3,
+        15,
+        0x7FFF_FFFF,
+        0x8000_0000,
+        0xFFFF_FFF0,
+        u32::MAX,
+    ];
     for (name, b) in blobs() {
         // Every 32-bit field of the prefix and directory except the CRC
         // (offset 12), and the 16-bit counts split as halves.

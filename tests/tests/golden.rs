@@ -237,40 +237,55 @@ fn golden_intermediate_tensors_match_tflm() {
             let dir = golden_dir().join(dir);
             let index: Value =
                 serde_json::from_str(&std::fs::read_to_string(dir.join("tensors.json"))?)?;
-            let input = Npy::read(&golden_dir().join(&g.cases[0].input))?;
-            let mut seen: HashMap<u16, Vec<u8>> = HashMap::new();
-            run(&compiled.blob, &input.data, |t, bytes| {
-                seen.insert(t, bytes.to_vec());
-            })?;
             let entries = index
                 .get("tensors")
                 .and_then(Value::as_array)
                 .ok_or_else(|| anyhow!("tensors.json has no tensors"))?;
-            for e in entries {
-                if e.get("role").and_then(Value::as_str) == Some("input") {
-                    continue;
-                }
-                let idx = usize_field(e, "index")?;
-                let want = Npy::read(&dir.join(str_field(e, "file")?))?;
-                let id = compiled
-                    .imported
-                    .tensor_ids
-                    .get(idx)
-                    .copied()
-                    .flatten()
-                    .ok_or_else(|| anyhow!("TFLite tensor {idx} has no mote tensor"))?;
-                let got = seen
-                    .get(&u16::try_from(id)?)
-                    .ok_or_else(|| anyhow!("no op wrote tensor {idx} (mote {id})"))?;
-                if let Some(m) = first_mismatch(got, &want) {
-                    let producer = e.get("producer_op").cloned().unwrap_or(Value::Null);
-                    failures.push(format!(
-                        "{}: tensor {idx} {:?} (op #{producer}): {m}",
-                        g.name,
-                        str_field(e, "name").unwrap_or("?")
-                    ));
-                } else {
-                    checked += 1;
+            // One dump per input ("runs"); older dumps only have input0 here.
+            let runs: Vec<(String, PathBuf)> = match index.get("runs").and_then(Value::as_array) {
+                Some(runs) => runs
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            str_field(r, "input")?.to_owned(),
+                            dir.join(str_field(r, "dir")?),
+                        ))
+                    })
+                    .collect::<Result<_>>()?,
+                None => vec![(str_field(&index, "input")?.to_owned(), dir.clone())],
+            };
+            for (input_file, run_dir) in runs {
+                let input = Npy::read(&golden_dir().join(&input_file))?;
+                let mut seen: HashMap<u16, Vec<u8>> = HashMap::new();
+                run(&compiled.blob, &input.data, |t, bytes| {
+                    seen.insert(t, bytes.to_vec());
+                })?;
+                for e in entries {
+                    if e.get("role").and_then(Value::as_str) == Some("input") {
+                        continue;
+                    }
+                    let idx = usize_field(e, "index")?;
+                    let want = Npy::read(&run_dir.join(str_field(e, "file")?))?;
+                    let id = compiled
+                        .imported
+                        .tensor_ids
+                        .get(idx)
+                        .copied()
+                        .flatten()
+                        .ok_or_else(|| anyhow!("TFLite tensor {idx} has no mote tensor"))?;
+                    let got = seen
+                        .get(&u16::try_from(id)?)
+                        .ok_or_else(|| anyhow!("no op wrote tensor {idx} (mote {id})"))?;
+                    if let Some(m) = first_mismatch(got, &want) {
+                        let producer = e.get("producer_op").cloned().unwrap_or(Value::Null);
+                        failures.push(format!(
+                            "{} {input_file}: tensor {idx} {:?} (op #{producer}): {m}",
+                            g.name,
+                            str_field(e, "name").unwrap_or("?")
+                        ));
+                    } else {
+                        checked += 1;
+                    }
                 }
             }
             Ok(())

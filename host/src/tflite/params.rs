@@ -11,6 +11,15 @@ use super::ops::{Fused, OpSpec};
 use super::schema::Padding;
 use crate::graph::{Graph, OpCode, Quantization, TensorId};
 
+/// The words a kernel `Params::encode` writes.
+macro_rules! words {
+    ($params:expr) => {{
+        let mut words = Vec::new();
+        $params.encode(&mut |w| words.push(w));
+        words
+    }};
+}
+
 /// Appends the op described by `spec` to the graph.
 pub fn append(graph: &mut Graph, spec: &OpSpec) -> Result<()> {
     match spec {
@@ -42,14 +51,142 @@ pub fn append(graph: &mut Graph, spec: &OpSpec) -> Result<()> {
             check_shape(graph, *output, out_shape)?;
             let (mults, shifts) = per_channel(graph, *input, filter_scales, *output, "CONV_2D")?;
             let bias = bias_or_zero(graph, *bias, *output, out_shape.c)?;
-            let mut words = Vec::new();
-            params.encode(&mut |w| words.push(w));
+            let words = words!(params);
             graph.add_op(
                 OpCode::Conv2d,
                 &[*input, *filter, bias, mults, shifts],
                 &[*output],
                 words,
             );
+            Ok(())
+        }
+        OpSpec::DepthwiseConv2d {
+            input,
+            filter,
+            filter_scales,
+            bias,
+            output,
+            window,
+            depth_multiplier: _,
+            fused,
+        } => {
+            // The kernel derives the multiplier from the shapes, which the
+            // importer has already checked against the option.
+            let opts = kernels::depthwise_conv2d::Options {
+                padding: padding(window.padding),
+                stride_h: window.stride_h,
+                stride_w: window.stride_w,
+                dilation_h: window.dilation_h,
+                dilation_w: window.dilation_w,
+                activation: activation(*fused),
+            };
+            let (params, out_shape) = kernels::depthwise_conv2d::prepare(
+                &opts,
+                shape4(graph, *input)?,
+                shape4(graph, *filter)?,
+                quant_of(graph, *input)?,
+                quant_of(graph, *output)?,
+            )
+            .map_err(kernel_error)?;
+            check_shape(graph, *output, out_shape)?;
+            let (mults, shifts) =
+                per_channel(graph, *input, filter_scales, *output, "DEPTHWISE_CONV_2D")?;
+            let bias = bias_or_zero(graph, *bias, *output, out_shape.c)?;
+            let words = words!(params);
+            graph.add_op(
+                OpCode::DepthwiseConv2d,
+                &[*input, *filter, bias, mults, shifts],
+                &[*output],
+                words,
+            );
+            Ok(())
+        }
+        OpSpec::FullyConnected {
+            input,
+            filter,
+            filter_scales,
+            bias,
+            output,
+            fused,
+        } => {
+            let params = kernels::fully_connected::prepare(
+                activation(*fused),
+                quant_of(graph, *input)?,
+                quant_of(graph, *output)?,
+            )
+            .map_err(kernel_error)?;
+            let (mults, shifts) =
+                per_channel(graph, *input, filter_scales, *output, "FULLY_CONNECTED")?;
+            let units = filter_scales.len();
+            let bias = bias_or_zero(graph, *bias, *output, units)?;
+            let words = words!(params);
+            graph.add_op(
+                OpCode::FullyConnected,
+                &[*input, *filter, bias, mults, shifts],
+                &[*output],
+                words,
+            );
+            Ok(())
+        }
+        OpSpec::Add {
+            a,
+            b,
+            output,
+            fused,
+        } => {
+            let params = kernels::add::prepare(
+                activation(*fused),
+                quant_of(graph, *a)?,
+                quant_of(graph, *b)?,
+                quant_of(graph, *output)?,
+            )
+            .map_err(kernel_error)?;
+            let words = words!(params);
+            graph.add_op(OpCode::Add, &[*a, *b], &[*output], words);
+            Ok(())
+        }
+        OpSpec::Mul {
+            a,
+            b,
+            output,
+            fused,
+        } => {
+            let params = kernels::mul::prepare(
+                activation(*fused),
+                quant_of(graph, *a)?,
+                quant_of(graph, *b)?,
+                quant_of(graph, *output)?,
+            )
+            .map_err(kernel_error)?;
+            let words = words!(params);
+            graph.add_op(OpCode::Mul, &[*a, *b], &[*output], words);
+            Ok(())
+        }
+        OpSpec::Concatenation {
+            inputs,
+            output,
+            axis,
+        } => {
+            let rank = graph.tensors[*output].shape.len();
+            let params = kernels::concatenation::prepare(i32::try_from(*axis)?, rank, true)
+                .map_err(kernel_error)?;
+            let words = words!(params);
+            graph.add_op(OpCode::Concatenation, inputs, &[*output], words);
+            Ok(())
+        }
+        OpSpec::Pad {
+            input,
+            output,
+            paddings,
+        } => {
+            let pairs = paddings
+                .iter()
+                .map(|&(b, a)| Ok([i32::try_from(b)?, i32::try_from(a)?]))
+                .collect::<Result<Vec<_>>>()?;
+            let zp = quant_of(graph, *output)?.zero_point;
+            let params = kernels::pad::prepare(&pairs, zp, None).map_err(kernel_error)?;
+            let words = words!(params);
+            graph.add_op(OpCode::Pad, &[*input], &[*output], words);
             Ok(())
         }
         OpSpec::Reshape { input, output } => {
