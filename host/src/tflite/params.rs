@@ -189,6 +189,91 @@ pub fn append(graph: &mut Graph, spec: &OpSpec) -> Result<()> {
             graph.add_op(OpCode::Pad, &[*input], &[*output], words);
             Ok(())
         }
+        OpSpec::MaxPool2d {
+            input,
+            output,
+            window,
+            fused,
+        }
+        | OpSpec::AveragePool2d {
+            input,
+            output,
+            window,
+            fused,
+        } => {
+            let opts = kernels::pool::Options {
+                padding: padding(window.padding),
+                stride_h: window.stride_h,
+                stride_w: window.stride_w,
+                filter_h: window.filter_h,
+                filter_w: window.filter_w,
+                activation: activation(*fused),
+            };
+            let (params, out_shape) =
+                kernels::pool::prepare(&opts, shape4(graph, *input)?, quant_of(graph, *output)?)
+                    .map_err(kernel_error)?;
+            check_shape(graph, *output, out_shape)?;
+            let code = match spec {
+                OpSpec::MaxPool2d { .. } => OpCode::MaxPool2d,
+                _ => OpCode::AveragePool2d,
+            };
+            graph.add_op(code, &[*input], &[*output], words!(params));
+            Ok(())
+        }
+        OpSpec::Mean {
+            input,
+            output,
+            axes,
+            keep_dims: _,
+        } => {
+            // With or without keep_dims the output's flat layout is the same;
+            // its shape is in the tensor table.
+            let axes = axes
+                .iter()
+                .map(|&a| i32::try_from(a))
+                .collect::<Result<Vec<_>, _>>()?;
+            let rank = graph.tensors[*input].shape.len();
+            let params = kernels::mean::prepare(
+                &axes,
+                rank,
+                quant_of(graph, *input)?,
+                quant_of(graph, *output)?,
+            )
+            .map_err(kernel_error)?;
+            graph.add_op(OpCode::Mean, &[*input], &[*output], words!(params));
+            Ok(())
+        }
+        OpSpec::ResizeNearestNeighbor {
+            input,
+            output,
+            align_corners,
+            half_pixel_centers,
+        } => {
+            let params = kernels::resize_nearest::prepare(*align_corners, *half_pixel_centers);
+            graph.add_op(
+                OpCode::ResizeNearestNeighbor,
+                &[*input],
+                &[*output],
+                words!(params),
+            );
+            Ok(())
+        }
+        OpSpec::ResizeBilinear {
+            input,
+            output,
+            align_corners,
+            half_pixel_centers,
+        } => {
+            let params = kernels::resize_bilinear::prepare(*align_corners, *half_pixel_centers)
+                .map_err(kernel_error)?;
+            graph.add_op(
+                OpCode::ResizeBilinear,
+                &[*input],
+                &[*output],
+                words!(params),
+            );
+            Ok(())
+        }
         OpSpec::Reshape { input, output } => {
             // Same bytes, new shape: no parameter words; the output shape is
             // in the tensor table.
