@@ -26,9 +26,9 @@ pub mod conv2d;
 pub mod depthwise_conv2d;
 // pub mod dequantize;
 pub mod fully_connected;
-// pub mod hard_swish;
-// pub mod leaky_relu;
-// pub mod logistic;
+pub mod hard_swish;
+pub mod leaky_relu;
+pub mod logistic;
 pub mod max_pool2d;
 pub mod mean;
 pub mod mul;
@@ -38,7 +38,7 @@ pub mod pool;
 pub mod reshape;
 pub mod resize_bilinear;
 pub mod resize_nearest;
-// pub mod softmax;
+pub mod softmax;
 
 use crate::le::I32s;
 
