@@ -4,8 +4,12 @@
 //! call them directly.
 
 pub mod blob;
+pub mod describe;
 pub mod firmware;
 pub mod graph;
+pub mod infer;
+pub mod model_file;
+pub mod npy;
 pub mod plan;
 pub mod sample;
 pub mod sim;

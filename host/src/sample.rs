@@ -2,7 +2,10 @@
 //! fuzz seeds and examples. Weights come from a fixed-seed generator so the
 //! same call always gives the same blob.
 use anyhow::{anyhow, Result};
-use mote_core::kernels::{self, conv2d, Activation, Padding, Shape4};
+use mote_core::kernels::{
+    self, add, concatenation, conv2d, depthwise_conv2d, fully_connected, mean, mul, pad, pool,
+    resize_bilinear, resize_nearest, Activation, Padding, Shape4,
+};
 use mote_core::quant::per_channel_multipliers;
 
 use crate::graph::{DType, Graph, OpCode, Quantization, TensorId};
@@ -184,10 +187,232 @@ pub fn two_branches(seed: u64) -> Result<Graph> {
     Ok(g)
 }
 
+fn words(encode: impl FnOnce(&mut dyn FnMut(i32))) -> Vec<i32> {
+    let mut w = Vec::new();
+    encode(&mut |x| w.push(x));
+    w
+}
+
+fn kq(g: &Graph, t: TensorId) -> kernels::Quant {
+    let t = &g.tensors[t];
+    kernels::Quant::new(t.quant.scale().unwrap_or(1.0), t.quant.zero_point())
+}
+
+fn s4(g: &Graph, t: TensorId) -> Shape4 {
+    let s = &g.tensors[t].shape;
+    let mut d = [1usize; 4];
+    d[4 - s.len()..].copy_from_slice(s);
+    Shape4::new(d[0], d[1], d[2], d[3])
+}
+
+/// Random weights and the multiplier/shift constants of a weighted op.
+fn weights(
+    g: &mut Graph,
+    rng: &mut Rng,
+    input: TensorId,
+    filter_shape: &[usize],
+    out_channels: usize,
+    out_q: f32,
+) -> Result<[TensorId; 4]> {
+    let in_scale = g.tensors[input].quant.scale().unwrap_or(1.0);
+    let scales: Vec<f32> = (0..out_channels)
+        .map(|c| 0.003 + 0.001 * (c % 5) as f32)
+        .collect();
+    let mut mult = vec![0; out_channels];
+    let mut shift = vec![0; out_channels];
+    per_channel_multipliers(in_scale, &scales, out_q, &mut mult, &mut shift).map_err(kerr)?;
+    let n = filter_shape.iter().product();
+    let axis = if filter_shape[0] == out_channels {
+        0
+    } else {
+        filter_shape.len() - 1
+    };
+    let w = g.add_i8_constant(
+        "filter",
+        filter_shape,
+        Quantization::PerChannel { axis, scales },
+        &rng.i8s(n),
+    );
+    let bias: Vec<i32> = (0..out_channels).map(|_| rng.range(-3000, 3000)).collect();
+    let b = g.add_i32_constant("bias", &[out_channels], Quantization::None, &bias);
+    let m = g.add_i32_constant("multiplier", &[out_channels], Quantization::None, &mult);
+    let s = g.add_i32_constant("shift", &[out_channels], Quantization::None, &shift);
+    Ok([w, b, m, s])
+}
+
+/// Every op the runtime dispatches, in one small encoder–decoder-like graph:
+/// CONV → DEPTHWISE (s2) → MAX_POOL → RESIZE_NEAREST → ADD(skip) → MUL;
+/// CONCAT(skip, resized) → PAD → AVERAGE_POOL → RESIZE_BILINEAR → MEAN →
+/// RESHAPE → FULLY_CONNECTED. Outputs: the dense head and the MUL map.
+pub fn many_ops(seed: u64) -> Result<Graph> {
+    let mut rng = Rng::new(seed);
+    let mut g = Graph::new();
+    let x = g.add_activation("input", &[1, 8, 8, 3], DType::Int8, q(0.02, -5));
+    let a = add_conv2d(
+        &mut g,
+        &mut rng,
+        x,
+        6,
+        (3, 3),
+        conv_opts(1, Padding::Same, 1, Activation::Relu),
+        (0.05, -128),
+    )?;
+
+    // Depthwise 3×3 stride 2, multiplier 1.
+    let b = g.add_activation("dw", &[1, 4, 4, 6], DType::Int8, q(0.04, -128));
+    let [w, bias, m, s] = weights(&mut g, &mut rng, a, &[1, 3, 3, 6], 6, 0.04)?;
+    let dw_opts = depthwise_conv2d::Options {
+        padding: Padding::Same,
+        stride_h: 2,
+        stride_w: 2,
+        dilation_h: 1,
+        dilation_w: 1,
+        activation: Activation::Relu6,
+    };
+    let (p, shape) =
+        depthwise_conv2d::prepare(&dw_opts, s4(&g, a), s4(&g, w), kq(&g, a), kq(&g, b))
+            .map_err(kerr)?;
+    anyhow::ensure!(shape == s4(&g, b), "dw shape {shape:?}");
+    g.add_op(
+        OpCode::DepthwiseConv2d,
+        &[a, w, bias, m, s],
+        &[b],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+
+    let pool_opts = |k: usize, st: usize| pool::Options {
+        padding: Padding::Valid,
+        stride_h: st,
+        stride_w: st,
+        filter_h: k,
+        filter_w: k,
+        activation: Activation::None,
+    };
+    let (p, shape) = pool::prepare(&pool_opts(2, 2), s4(&g, b), kq(&g, b)).map_err(kerr)?;
+    let c = g.add_activation(
+        "maxpool",
+        &shape.dims(),
+        DType::Int8,
+        g.tensors[b].quant.clone(),
+    );
+    g.add_op(
+        OpCode::MaxPool2d,
+        &[b],
+        &[c],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+
+    let d = g.add_activation("up", &[1, 4, 4, 6], DType::Int8, g.tensors[c].quant.clone());
+    let p = resize_nearest::prepare(false, false);
+    g.add_op(
+        OpCode::ResizeNearestNeighbor,
+        &[c],
+        &[d],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+
+    let e = g.add_activation("add", &[1, 4, 4, 6], DType::Int8, q(0.06, -20));
+    let p = add::prepare(Activation::None, kq(&g, b), kq(&g, d), kq(&g, e)).map_err(kerr)?;
+    g.add_op(
+        OpCode::Add,
+        &[b, d],
+        &[e],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+
+    let f_ = g.add_activation("mul", &[1, 4, 4, 6], DType::Int8, q(0.1, 0));
+    let p = mul::prepare(Activation::None, kq(&g, e), kq(&g, e), kq(&g, f_)).map_err(kerr)?;
+    g.add_op(
+        OpCode::Mul,
+        &[e, e],
+        &[f_],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+
+    let cat = g.add_activation(
+        "concat",
+        &[1, 4, 4, 12],
+        DType::Int8,
+        g.tensors[b].quant.clone(),
+    );
+    let p = concatenation::prepare(3, 4, true).map_err(kerr)?;
+    g.add_op(
+        OpCode::Concatenation,
+        &[b, d],
+        &[cat],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+
+    let zp = g.tensors[cat].quant.zero_point();
+    let p = pad::prepare(&[[0, 0], [1, 1], [1, 1], [0, 0]], zp, None).map_err(kerr)?;
+    let h = g.add_activation(
+        "pad",
+        &[1, 6, 6, 12],
+        DType::Int8,
+        g.tensors[cat].quant.clone(),
+    );
+    g.add_op(
+        OpCode::Pad,
+        &[cat],
+        &[h],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+
+    let (p, shape) = pool::prepare(&pool_opts(3, 3), s4(&g, h), kq(&g, h)).map_err(kerr)?;
+    let i = g.add_activation(
+        "avgpool",
+        &shape.dims(),
+        DType::Int8,
+        g.tensors[h].quant.clone(),
+    );
+    g.add_op(
+        OpCode::AveragePool2d,
+        &[h],
+        &[i],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+
+    let j = g.add_activation(
+        "bilinear",
+        &[1, 3, 3, 12],
+        DType::Int8,
+        g.tensors[i].quant.clone(),
+    );
+    let p = resize_bilinear::prepare(false, true).map_err(kerr)?;
+    g.add_op(
+        OpCode::ResizeBilinear,
+        &[i],
+        &[j],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+
+    let k = g.add_activation("mean", &[1, 1, 1, 12], DType::Int8, q(0.03, 2));
+    let p = mean::prepare(&[1, 2], 4, kq(&g, j), kq(&g, k)).map_err(kerr)?;
+    g.add_op(OpCode::Mean, &[j], &[k], words(|f| p.encode(&mut |x| f(x))));
+
+    let l = g.add_activation("flat", &[1, 12], DType::Int8, g.tensors[k].quant.clone());
+    g.add_op(OpCode::Reshape, &[k], &[l], vec![]);
+
+    let out = g.add_activation("dense", &[1, 5], DType::Int8, q(0.1, 3));
+    let [w, bias, m, s] = weights(&mut g, &mut rng, l, &[5, 12], 5, 0.1)?;
+    let p = fully_connected::prepare(Activation::None, kq(&g, l), kq(&g, out)).map_err(kerr)?;
+    g.add_op(
+        OpCode::FullyConnected,
+        &[l, w, bias, m, s],
+        &[out],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+
+    g.inputs = vec![x];
+    g.outputs = vec![out, f_];
+    Ok(g)
+}
+
 /// Every sample model, by name (fuzz seeds and corruption tests use all).
 pub fn all() -> Result<Vec<(&'static str, Graph)>> {
     Ok(vec![
         ("conv_chain", conv_chain(1)?),
         ("two_branches", two_branches(2)?),
+        ("many_ops", many_ops(3)?),
     ])
 }

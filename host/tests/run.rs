@@ -1,7 +1,10 @@
 //! Running sample models through `Session`: the session's plumbing (arena
 //! slicing, constants, in-place reshape, profiling callback) must give the
 //! same bytes as calling the kernels directly on the graph's data.
-use mote_core::kernels::{conv2d, PerChannel, Shape4, View, ViewMut};
+use mote_core::kernels::{
+    add, average_pool2d, concatenation, conv2d, depthwise_conv2d, fully_connected, max_pool2d,
+    mean, mul, pad, pool, resize_bilinear, resize_nearest, PerChannel, Shape4, View, ViewMut,
+};
 use mote_core::le::I32s;
 use mote_core::profile::CycleCounter;
 use mote_core::{align_arena, Model, OpCode, Session};
@@ -28,31 +31,73 @@ fn reference(g: &Graph, inputs: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let i8s = |b: &[u8]| b.iter().map(|&x| x as i8).collect::<Vec<i8>>();
     for op in &g.ops {
         let o = op.outputs[0];
+        let ins: Vec<Vec<i8>> = op.inputs.iter().map(|&i| i8s(&vals[i])).collect();
+        let v = |k: usize| View::new(s4(op.inputs[k]), &ins[k]);
+        let i32s = |k: usize| I32s::new(&vals[op.inputs[k]]).unwrap();
+        let mut out = vec![0i8; g.tensors[o].len()];
+        let om = ViewMut::new(s4(o), &mut out);
+        let w = &op.params;
         match op.code {
-            OpCode::Conv2d => {
-                let p = conv2d::Params::decode(&op.params).unwrap();
-                let [x, w, b, m, s] = op.inputs[..] else {
-                    panic!("conv arity")
-                };
-                let (xd, wd) = (i8s(&vals[x]), i8s(&vals[w]));
-                let mut out = vec![0i8; g.tensors[o].len()];
-                conv2d::eval(
-                    &p,
-                    View::new(s4(x), &xd),
-                    View::new(s4(w), &wd),
-                    Some(I32s::new(&vals[b]).unwrap()),
-                    PerChannel {
-                        multiplier: I32s::new(&vals[m]).unwrap(),
-                        shift: I32s::new(&vals[s]).unwrap(),
-                    },
-                    ViewMut::new(s4(o), &mut out),
-                )
-                .unwrap();
-                vals[o] = out.iter().map(|&v| v as u8).collect();
+            OpCode::Conv2d => conv2d::eval(
+                &conv2d::Params::decode(w).unwrap(),
+                v(0),
+                v(1),
+                Some(i32s(2)),
+                PerChannel {
+                    multiplier: i32s(3),
+                    shift: i32s(4),
+                },
+                om,
+            ),
+            OpCode::DepthwiseConv2d => depthwise_conv2d::eval(
+                &depthwise_conv2d::Params::decode(w).unwrap(),
+                v(0),
+                v(1),
+                Some(i32s(2)),
+                PerChannel {
+                    multiplier: i32s(3),
+                    shift: i32s(4),
+                },
+                om,
+            ),
+            OpCode::FullyConnected => fully_connected::eval(
+                &fully_connected::Params::decode(w).unwrap(),
+                v(0),
+                v(1),
+                Some(i32s(2)),
+                PerChannel {
+                    multiplier: i32s(3),
+                    shift: i32s(4),
+                },
+                om,
+            ),
+            OpCode::Add => add::eval(&add::Params::decode(w).unwrap(), v(0), v(1), om),
+            OpCode::Mul => mul::eval(&mul::Params::decode(w).unwrap(), v(0), v(1), om),
+            OpCode::Concatenation => concatenation::eval(
+                &concatenation::Params::decode(w).unwrap(),
+                (0..ins.len()).map(v).collect::<Vec<_>>(),
+                om,
+            ),
+            OpCode::MaxPool2d => max_pool2d::eval(&pool::Params::decode(w).unwrap(), v(0), om),
+            OpCode::AveragePool2d => {
+                average_pool2d::eval(&pool::Params::decode(w).unwrap(), v(0), om)
             }
-            OpCode::Reshape => vals[o] = vals[op.inputs[0]].clone(),
+            OpCode::Mean => mean::eval(&mean::Params::decode(w).unwrap(), v(0), om),
+            OpCode::Pad => pad::eval(&pad::Params::decode(w).unwrap(), v(0), om),
+            OpCode::ResizeNearestNeighbor => {
+                resize_nearest::eval(&resize_nearest::Params::decode(w).unwrap(), v(0), om)
+            }
+            OpCode::ResizeBilinear => {
+                resize_bilinear::eval(&resize_bilinear::Params::decode(w).unwrap(), v(0), om)
+            }
+            OpCode::Reshape => {
+                out.copy_from_slice(&ins[0]);
+                Ok(())
+            }
             other => panic!("reference has no {other:?}"),
         }
+        .unwrap();
+        vals[o] = out.iter().map(|&x| x as u8).collect();
     }
     vals
 }

@@ -96,6 +96,16 @@ impl<'m> Operands<'m> {
         Ok(t)
     }
 
+    /// Requires input `i` to be int8 with per-tensor quantization
+    /// (activation or constant).
+    pub fn int8(&self, i: usize) -> core::result::Result<&TensorInfo, OpError> {
+        let t = self.dtype(i, DType::Int8)?;
+        if !matches!(t.quant, crate::format::Quant::PerTensor { .. }) {
+            return Err(OpError::Tensors);
+        }
+        Ok(t)
+    }
+
     /// Requires the output to be int8 with per-tensor quantization.
     pub fn out_i8(&self) -> core::result::Result<&TensorInfo, OpError> {
         let t = &self.output;
@@ -186,7 +196,23 @@ fn run_op(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
     match ops.op.code {
         OpCode::Reshape => reshape(ops),
         OpCode::Conv2d => ops::conv2d(ops, io),
-        _ => Err(OpError::Unsupported),
+        OpCode::DepthwiseConv2d => ops::depthwise_conv2d(ops, io),
+        OpCode::FullyConnected => ops::fully_connected(ops, io),
+        OpCode::Add => ops::add(ops, io),
+        OpCode::Mul => ops::mul(ops, io),
+        OpCode::Concatenation => ops::concatenation(ops, io),
+        OpCode::MaxPool2d => ops::max_pool2d(ops, io),
+        OpCode::AveragePool2d => ops::average_pool2d(ops, io),
+        OpCode::Mean => ops::mean(ops, io),
+        OpCode::Pad => ops::pad(ops, io),
+        OpCode::ResizeNearestNeighbor => ops::resize_nearest(ops, io),
+        OpCode::ResizeBilinear => ops::resize_bilinear(ops, io),
+        OpCode::Logistic
+        | OpCode::Softmax
+        | OpCode::HardSwish
+        | OpCode::LeakyRelu
+        | OpCode::Quantize
+        | OpCode::Dequantize => Err(OpError::Unsupported),
     }
 }
 

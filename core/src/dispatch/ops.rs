@@ -1,15 +1,20 @@
-//! One adapter per op: tensor-order and type conventions (FORMAT.md §4 and
-//! FORMAT-OPS.md), parameter decoding, MAC count, and the kernel call.
+//! One adapter per op: tensor-order and type conventions (FORMAT.md §4),
+//! parameter decoding, MAC count, and the kernel call.
 //!
 //! Each adapter takes the gathered [`Operands`] and, at run time, the
 //! buffers ([`Io`]); without buffers it only checks. It returns the op's
-//! multiply-accumulate count.
-use super::{shape4, Io, OpResult, Operands};
+//! multiply-accumulate count. Where the parameter words repeat a tensor's
+//! zero point, the adapter requires the two to agree, so a blob cannot
+//! describe one quantization and compute with another.
+use super::{as_i8, shape4, Io, OpResult, Operands};
 use crate::error::OpError;
-use crate::kernels::{conv2d, PerChannel};
+use crate::format::{DType, TensorInfo};
+use crate::kernels::{
+    add, average_pool2d, check_bias, concatenation, conv2d, depthwise_conv2d, fully_connected,
+    max_pool2d, mean, mul, pad, pool, resize_bilinear, resize_nearest, PerChannel, Shape4, View,
+};
+use crate::le::I32s;
 
-/// Requires the params' zero-point words to match the tensors' records, so a
-/// blob cannot describe one quantization and compute with another.
 fn same(a: i32, b: i32) -> Result<(), OpError> {
     if a == b {
         Ok(())
@@ -18,31 +23,240 @@ fn same(a: i32, b: i32) -> Result<(), OpError> {
     }
 }
 
-/// CONV_2D inputs: data (int8 activation), filter (int8 constant, OHWI),
-/// bias (int32 constant, one per output channel), multiplier and shift
-/// (int32 constants, one per output channel).
-pub(super) fn conv2d(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
-    ops.arity(5, 5)?;
-    let p = conv2d::Params::decode(ops.words())?;
-    let input = ops.act_i8(0)?;
-    let filter = ops.dtype(1, crate::DType::Int8)?;
-    let filter_bytes = ops.constant(1)?;
-    let bias = ops.const_i32(2)?;
-    let quant = PerChannel {
-        multiplier: ops.const_i32(3)?,
-        shift: ops.const_i32(4)?,
-    };
-    let output = ops.out_i8()?;
-    same(p.input_offset, -input.zero_point())?;
-    same(p.output_offset, output.zero_point())?;
-    let (fs, os) = (shape4(filter), shape4(output));
-    p.validate(shape4(input), fs, os)?;
-    crate::kernels::check_bias(Some(bias), os.c)?;
-    quant.validate(os.c)?;
-    if let Some(io) = io {
-        let x = io.view(0, input)?;
-        let w = crate::kernels::View::new(fs, super::as_i8(filter_bytes)?);
-        conv2d::eval(&p, x, w, Some(bias), quant, io.view_mut(output)?)?;
+/// Input and output must share scale and zero point (ops that move int8
+/// values without requantizing: pooling, padding, resizing, concatenation).
+fn same_quant(a: &TensorInfo, b: &TensorInfo) -> Result<(), OpError> {
+    if a.quant == b.quant {
+        Ok(())
+    } else {
+        Err(OpError::Tensors)
     }
-    Ok(p.macs(fs, os))
+}
+
+/// The operands shared by CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED:
+/// data (int8 activation), filter (int8 constant), bias, multiplier and
+/// shift (int32 constants, one entry per output channel).
+struct Weighted<'m, 'o> {
+    input: &'o TensorInfo,
+    filter: Shape4,
+    weights: &'m [i8],
+    bias: I32s<'m>,
+    quant: PerChannel<'m>,
+    output: &'o TensorInfo,
+}
+
+fn weighted<'m, 'o>(ops: &'o Operands<'m>) -> Result<Weighted<'m, 'o>, OpError> {
+    ops.arity(5, 5)?;
+    let filter = ops.dtype(1, DType::Int8)?;
+    let w = Weighted {
+        input: ops.act_i8(0)?,
+        filter: shape4(filter),
+        weights: as_i8(ops.constant(1)?)?,
+        bias: ops.const_i32(2)?,
+        quant: PerChannel {
+            multiplier: ops.const_i32(3)?,
+            shift: ops.const_i32(4)?,
+        },
+        output: ops.out_i8()?,
+    };
+    let out_c = shape4(w.output).c;
+    check_bias(Some(w.bias), out_c)?;
+    w.quant.validate(out_c)?;
+    Ok(w)
+}
+
+impl<'m> Weighted<'m, '_> {
+    fn filter_view(&self) -> View<'m> {
+        View::new(self.filter, self.weights)
+    }
+}
+
+pub(super) fn conv2d(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    let w = weighted(ops)?;
+    let p = conv2d::Params::decode(ops.words())?;
+    same(p.input_offset, -w.input.zero_point())?;
+    same(p.output_offset, w.output.zero_point())?;
+    let os = shape4(w.output);
+    p.validate(shape4(w.input), w.filter, os)?;
+    if let Some(io) = io {
+        let x = io.view(0, w.input)?;
+        conv2d::eval(
+            &p,
+            x,
+            w.filter_view(),
+            Some(w.bias),
+            w.quant,
+            io.view_mut(w.output)?,
+        )?;
+    }
+    Ok(p.macs(w.filter, os))
+}
+
+pub(super) fn depthwise_conv2d(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    let w = weighted(ops)?;
+    let p = depthwise_conv2d::Params::decode(ops.words())?;
+    same(p.input_offset, -w.input.zero_point())?;
+    same(p.output_offset, w.output.zero_point())?;
+    let os = shape4(w.output);
+    p.validate(shape4(w.input), w.filter, os)?;
+    if let Some(io) = io {
+        let x = io.view(0, w.input)?;
+        let out = io.view_mut(w.output)?;
+        depthwise_conv2d::eval(&p, x, w.filter_view(), Some(w.bias), w.quant, out)?;
+    }
+    Ok(p.macs(w.filter, os))
+}
+
+pub(super) fn fully_connected(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    let w = weighted(ops)?;
+    let p = fully_connected::Params::decode(ops.words())?;
+    same(p.input_offset, -w.input.zero_point())?;
+    same(p.output_offset, w.output.zero_point())?;
+    let os = shape4(w.output);
+    p.validate(shape4(w.input), w.filter, os)?;
+    if let Some(io) = io {
+        let x = io.view(0, w.input)?;
+        let out = io.view_mut(w.output)?;
+        fully_connected::eval(&p, x, w.filter_view(), Some(w.bias), w.quant, out)?;
+    }
+    Ok(p.macs(w.filter, os))
+}
+
+/// Binary element-wise operands: two int8 tensors (activations or
+/// constants) with per-tensor quantization, broadcast by the kernel.
+fn binary<'o>(ops: &'o Operands<'_>) -> Result<[&'o TensorInfo; 3], OpError> {
+    ops.arity(2, 2)?;
+    Ok([ops.int8(0)?, ops.int8(1)?, ops.out_i8()?])
+}
+
+pub(super) fn add(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    let [a, b, o] = binary(ops)?;
+    let p = add::Params::decode(ops.words())?;
+    same(p.input1_offset, -a.zero_point())?;
+    same(p.input2_offset, -b.zero_point())?;
+    same(p.output_offset, o.zero_point())?;
+    let os = shape4(o);
+    p.validate(shape4(a), shape4(b), os)?;
+    if let Some(io) = io {
+        add::eval(&p, io.view(0, a)?, io.view(1, b)?, io.view_mut(o)?)?;
+    }
+    Ok(p.macs(os))
+}
+
+pub(super) fn mul(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    let [a, b, o] = binary(ops)?;
+    let p = mul::Params::decode(ops.words())?;
+    same(p.input1_offset, -a.zero_point())?;
+    same(p.input2_offset, -b.zero_point())?;
+    same(p.output_offset, o.zero_point())?;
+    let os = shape4(o);
+    p.validate(shape4(a), shape4(b), os)?;
+    if let Some(io) = io {
+        mul::eval(&p, io.view(0, a)?, io.view(1, b)?, io.view_mut(o)?)?;
+    }
+    Ok(p.macs(os))
+}
+
+/// CONCATENATION: 1 to 16 int8 inputs (activations or constants), all with
+/// the output's quantization.
+pub(super) fn concatenation(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    ops.arity(1, 16)?;
+    let p = concatenation::Params::decode(ops.words())?;
+    let o = ops.out_i8()?;
+    let n = usize::from(ops.op.inputs);
+    for i in 0..n {
+        same_quant(ops.int8(i)?, o)?;
+    }
+    let shapes = (0..n).filter_map(|i| ops.input(i).ok().map(shape4));
+    p.validate(shapes, shape4(o))?;
+    if let Some(io) = io {
+        let mut views: [Option<View<'_>>; 16] = [None; 16];
+        for (i, slot) in views.iter_mut().enumerate().take(n) {
+            *slot = Some(io.view(i, ops.input(i)?)?);
+        }
+        let views = views.iter().flatten().copied();
+        concatenation::eval(&p, views, io.view_mut(o)?)?;
+    }
+    Ok(p.macs())
+}
+
+/// Ops with one int8 activation input and an int8 output.
+fn unary<'o>(ops: &'o Operands<'_>) -> Result<[&'o TensorInfo; 2], OpError> {
+    ops.arity(1, 1)?;
+    Ok([ops.act_i8(0)?, ops.out_i8()?])
+}
+
+fn pool_op(
+    ops: &Operands<'_>,
+    io: Option<Io<'_>>,
+    eval: fn(
+        &pool::Params,
+        View<'_>,
+        crate::kernels::ViewMut<'_>,
+    ) -> Result<(), crate::kernels::KernelError>,
+) -> OpResult {
+    let [i, o] = unary(ops)?;
+    same_quant(i, o)?;
+    let p = pool::Params::decode(ops.words())?;
+    let os = shape4(o);
+    p.validate(shape4(i), os)?;
+    if let Some(io) = io {
+        eval(&p, io.view(0, i)?, io.view_mut(o)?)?;
+    }
+    Ok(p.macs(os))
+}
+
+pub(super) fn max_pool2d(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    pool_op(ops, io, max_pool2d::eval)
+}
+
+pub(super) fn average_pool2d(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    pool_op(ops, io, average_pool2d::eval)
+}
+
+pub(super) fn mean(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    let [i, o] = unary(ops)?;
+    let p = mean::Params::decode(ops.words())?;
+    same(p.input_zero_point, i.zero_point())?;
+    same(p.output_zero_point, o.zero_point())?;
+    let is = shape4(i);
+    p.validate(is, shape4(o))?;
+    if let Some(io) = io {
+        mean::eval(&p, io.view(0, i)?, io.view_mut(o)?)?;
+    }
+    Ok(p.macs(is))
+}
+
+pub(super) fn pad(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    let [i, o] = unary(ops)?;
+    same_quant(i, o)?;
+    let p = pad::Params::decode(ops.words())?;
+    p.validate(shape4(i), shape4(o))?;
+    if let Some(io) = io {
+        pad::eval(&p, io.view(0, i)?, io.view_mut(o)?)?;
+    }
+    Ok(p.macs())
+}
+
+pub(super) fn resize_nearest(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    let [i, o] = unary(ops)?;
+    same_quant(i, o)?;
+    let p = resize_nearest::Params::decode(ops.words())?;
+    p.validate(shape4(i), shape4(o))?;
+    if let Some(io) = io {
+        resize_nearest::eval(&p, io.view(0, i)?, io.view_mut(o)?)?;
+    }
+    Ok(p.macs())
+}
+
+pub(super) fn resize_bilinear(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    let [i, o] = unary(ops)?;
+    same_quant(i, o)?;
+    let p = resize_bilinear::Params::decode(ops.words())?;
+    let os = shape4(o);
+    p.validate(shape4(i), os)?;
+    if let Some(io) = io {
+        resize_bilinear::eval(&p, io.view(0, i)?, io.view_mut(o)?)?;
+    }
+    Ok(p.macs(os))
 }

@@ -2,6 +2,8 @@
 use clap::{Parser, Subcommand};
 
 mod import;
+mod infer;
+mod inspect;
 mod sim;
 
 #[derive(Parser)]
@@ -21,6 +23,10 @@ enum Command {
     Import(import::Args),
     /// Build the firmware and run it on a simulated board (QEMU).
     Sim(sim::Args),
+    /// Show a model's ops, tensors, MACs, weights and arena (vs TFLM's).
+    Inspect(inspect::Args),
+    /// Run one inference through mote-core: .npy in, .npy out.
+    Infer(infer::Args),
 }
 
 impl Cli {
@@ -28,6 +34,8 @@ impl Cli {
         match self.command {
             Command::Import(args) => import::run(args),
             Command::Sim(args) => sim::run(args),
+            Command::Inspect(args) => inspect::run(args),
+            Command::Infer(args) => infer::run(args),
         }
     }
 }
