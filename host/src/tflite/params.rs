@@ -274,6 +274,48 @@ pub fn append(graph: &mut Graph, spec: &OpSpec) -> Result<()> {
             );
             Ok(())
         }
+        OpSpec::Logistic { input, output } => {
+            let params =
+                kernels::logistic::prepare(quant_of(graph, *input)?, quant_of(graph, *output)?)
+                    .map_err(kernel_error)?;
+            graph.add_op(OpCode::Logistic, &[*input], &[*output], words!(params));
+            Ok(())
+        }
+        OpSpec::Softmax {
+            input,
+            output,
+            beta,
+        } => {
+            let params = kernels::softmax::prepare(
+                *beta,
+                quant_of(graph, *input)?,
+                quant_of(graph, *output)?,
+            )
+            .map_err(kernel_error)?;
+            graph.add_op(OpCode::Softmax, &[*input], &[*output], words!(params));
+            Ok(())
+        }
+        OpSpec::HardSwish { input, output } => {
+            let params =
+                kernels::hard_swish::prepare(quant_of(graph, *input)?, quant_of(graph, *output)?)
+                    .map_err(kernel_error)?;
+            graph.add_op(OpCode::HardSwish, &[*input], &[*output], words!(params));
+            Ok(())
+        }
+        OpSpec::LeakyRelu {
+            input,
+            output,
+            alpha,
+        } => {
+            let params = kernels::leaky_relu::prepare(
+                *alpha,
+                quant_of(graph, *input)?,
+                quant_of(graph, *output)?,
+            )
+            .map_err(kernel_error)?;
+            graph.add_op(OpCode::LeakyRelu, &[*input], &[*output], words!(params));
+            Ok(())
+        }
         OpSpec::Reshape { input, output } => {
             // Same bytes, new shape: no parameter words; the output shape is
             // in the tensor table.
