@@ -9,8 +9,8 @@
 //! ordinary convolution). The filter is OHWI, its zero point is 0.
 
 use super::{
-    activation_range, check_bias, check_len, compute_out_size, compute_padding, word, Activation,
-    KernelError, Padding, PerChannel, Quant, Shape4, View, ViewMut, Words, MAX_DIM,
+    activation_range, check_bias, check_extent, check_len, compute_out_size, compute_padding, word,
+    Activation, KernelError, Padding, PerChannel, Quant, Shape4, View, ViewMut, Words, MAX_DIM,
 };
 use crate::le::I32s;
 use crate::quant::multiply_by_quantized_multiplier;
@@ -206,6 +206,22 @@ impl Params {
         {
             return Err(KernelError::Shape);
         }
+        check_extent(
+            input.h,
+            filter.h,
+            self.stride_h,
+            self.dilation_h,
+            self.pad_h,
+            output.h,
+        )?;
+        check_extent(
+            input.w,
+            filter.w,
+            self.stride_w,
+            self.dilation_w,
+            self.pad_w,
+            output.w,
+        )?;
         Ok(())
     }
 

@@ -2,11 +2,13 @@
 //!
 //! `out[b, o] = clamp(output_offset + MBQM(bias[o] +
 //!   sum_d filter[o, d] * (in[b, d] + input_offset), multiplier[o], shift[o]))`.
-//! The filter is `[out_depth, accum_depth]` with zero point 0. Per-tensor
-//! weights use the same arrays with every entry equal: TFLite computes the
-//! per-tensor multiplier as `double(input_scale) * double(filter_scale) /
-//! double(output_scale)`, which is what [`crate::quant::per_channel_multipliers`]
-//! does with a single filter scale.
+//! The filter is `[out_depth, accum_depth]` with zero point 0. Per-channel
+//! weights take their arrays from [`crate::quant::per_channel_multipliers`].
+//! Per-tensor weights use the same arrays with every entry equal to
+//! [`per_tensor_multiplier`]: TFLM's per-tensor path
+//! (`GetQuantizedConvolutionMultipler`) multiplies the two scales in `f32`
+//! before widening, unlike the per-channel path, so the two can differ in
+//! the last bit.
 
 use super::{
     activation_range, check_bias, check_len, clamp_i8, Activation, KernelError, PerChannel, Quant,
@@ -46,6 +48,18 @@ pub fn prepare(
         act_min,
         act_max,
     })
+}
+
+/// The per-tensor requantization `(multiplier, shift)`, as TFLM's
+/// `GetQuantizedConvolutionMultipler`: `double(f32(input_scale *
+/// filter_scale)) / double(output_scale)`.
+pub fn per_tensor_multiplier(
+    input_scale: f32,
+    filter_scale: f32,
+    output_scale: f32,
+) -> Result<(i32, i32), KernelError> {
+    let input_product_scale = f64::from(input_scale * filter_scale);
+    crate::quant::quantize_multiplier(input_product_scale / f64::from(output_scale))
 }
 
 /// The FULLY_CONNECTED geometry: `(batches, out_depth, accum_depth)`.
@@ -276,6 +290,24 @@ mod tests {
             c.p.encode(&mut |w| words.push(w));
             prop_assert_eq!(Params::decode(&words).unwrap(), c.p);
         }
+    }
+
+    #[test]
+    fn per_tensor_multiplier_uses_f32_product() {
+        // 0.1f32 * 0.3f32 rounds in f32; the f64 product of the same values
+        // does not, and here the two lead to different multipliers.
+        let (a, b, o) = (0.1f32, 0.3f32, 0.7f32);
+        let f32_path = per_tensor_multiplier(a, b, o).unwrap();
+        let expected = crate::quant::quantize_multiplier(f64::from(a * b) / f64::from(o)).unwrap();
+        assert_eq!(f32_path, expected);
+        let mut m = [0i32; 1];
+        let mut s = [0i32; 1];
+        crate::quant::per_channel_multipliers(a, &[b], o, &mut m, &mut s).unwrap();
+        let f64_path =
+            crate::quant::quantize_multiplier(f64::from(a) * f64::from(b) / f64::from(o)).unwrap();
+        assert_eq!((m[0], s[0]), f64_path);
+        assert_eq!(f32_path, (1_472_560_299, -4));
+        assert_eq!(f64_path, (1_472_560_321, -4));
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub mod average_pool2d;
 pub mod concatenation;
 pub mod conv2d;
 pub mod depthwise_conv2d;
-// pub mod dequantize;
+pub mod dequantize;
 pub mod fully_connected;
 pub mod hard_swish;
 pub mod leaky_relu;
@@ -34,7 +34,7 @@ pub mod mean;
 pub mod mul;
 pub mod pad;
 pub mod pool;
-// pub mod quantize;
+pub mod quantize;
 pub mod reshape;
 pub mod resize_bilinear;
 pub mod resize_nearest;
@@ -313,6 +313,40 @@ pub fn compute_padding(
     Some(if total > 0 { (total / 2) as usize } else { 0 })
 }
 
+/// Checks one spatial extent against TFLite's output-size rule: with
+/// before-padding `pad`, the total padding is `2 * pad` or `2 * pad + 1` and
+/// `out = (in + total - effective_filter) / stride + 1`. This rejects an
+/// output that does not belong to the input (every tap would still be
+/// bounds-checked; this keeps nonsense shapes out of the plan).
+pub fn check_extent(
+    in_size: usize,
+    filter: usize,
+    stride: usize,
+    dilation: usize,
+    pad: usize,
+    out: usize,
+) -> Result<(), KernelError> {
+    let effective = filter
+        .checked_sub(1)
+        .and_then(|f| f.checked_mul(dilation))
+        .and_then(|f| f.checked_add(1))
+        .ok_or(KernelError::Shape)?;
+    if stride == 0 {
+        return Err(KernelError::Param);
+    }
+    let fits = |total: usize| {
+        in_size
+            .checked_add(total)
+            .and_then(|t| t.checked_sub(effective))
+            .is_some_and(|span| span / stride + 1 == out)
+    };
+    if fits(2 * pad) || fits(2 * pad + 1) {
+        Ok(())
+    } else {
+        Err(KernelError::Shape)
+    }
+}
+
 /// Element strides of `input` when broadcast to `output` (TFLite's
 /// `NdArrayDescsForElementwiseBroadcast`): each input dimension must equal the
 /// output's or be 1, in which case its stride is 0.
@@ -445,6 +479,12 @@ mod tests {
         assert_eq!(compute_padding(1, 2, 9, 3, 5), Some(0));
         assert_eq!(compute_out_size(Padding::Valid, 2, 3, 1, 1), Some(0));
         assert_eq!(compute_out_size(Padding::Valid, 1, 3, 1, 1), None);
+        assert_eq!(check_extent(7, 3, 2, 1, 1, 4), Ok(()));
+        assert_eq!(check_extent(8, 3, 2, 1, 0, 4), Ok(()));
+        assert_eq!(check_extent(9, 3, 1, 2, 0, 5), Ok(()));
+        assert_eq!(check_extent(7, 3, 2, 1, 1, 5), Err(KernelError::Shape));
+        assert_eq!(check_extent(7, 3, 2, 1, 1, 3), Err(KernelError::Shape));
+        assert_eq!(check_extent(2, 5, 1, 1, 0, 1), Err(KernelError::Shape));
     }
 
     #[test]

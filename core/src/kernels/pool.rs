@@ -2,8 +2,8 @@
 //! `CalculateOpDataPooling`): window, stride, padding and activation clamp.
 
 use super::{
-    activation_range, compute_out_size, compute_padding, word, Activation, KernelError, Padding,
-    Quant, Shape4, Words, MAX_DIM,
+    activation_range, check_extent, compute_out_size, compute_padding, word, Activation,
+    KernelError, Padding, Quant, Shape4, Words, MAX_DIM,
 };
 
 /// Number of `i32` words in encoded [`Params`].
@@ -142,6 +142,22 @@ impl Params {
         if input.n != output.n || input.c != output.c {
             return Err(KernelError::Shape);
         }
+        check_extent(
+            input.h,
+            self.filter_h,
+            self.stride_h,
+            1,
+            self.pad_h,
+            output.h,
+        )?;
+        check_extent(
+            input.w,
+            self.filter_w,
+            self.stride_w,
+            1,
+            self.pad_w,
+            output.w,
+        )?;
         Ok(())
     }
 
