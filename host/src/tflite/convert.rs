@@ -280,8 +280,9 @@ impl<'m, 'a> Converter<'m, 'a> {
     }
 
     /// Per-channel (or per-tensor) int8 weights quantized along `axis`, zero
-    /// points all 0. Returns the graph tensor and the per-channel scales
-    /// (repeated to one per channel when the file stores one scale).
+    /// points all 0. Returns the graph tensor and the file's scales: one per
+    /// channel, or a single one for per-tensor weights (TFLM computes some
+    /// per-tensor multipliers differently, so the distinction is kept).
     pub fn weights(&mut self, index: i32, axis: usize) -> Result<(TensorId, Vec<f32>)> {
         self.check_plain(index)?;
         let t = self.tensor(index)?;
@@ -323,7 +324,7 @@ impl<'m, 'a> Converter<'m, 'a> {
             t.name
         );
         let scales = if q.scale.len() == 1 {
-            vec![q.scale[0]; channels]
+            q.scale.clone()
         } else {
             ensure!(
                 q.quantized_dimension == axis as i32,

@@ -131,6 +131,7 @@ pub enum OpSpec {
     Conv2d {
         input: TensorId,
         filter: TensorId,
+        /// One per output channel, or one for per-tensor weights.
         filter_scales: Vec<f32>,
         bias: Option<TensorId>,
         output: TensorId,
@@ -140,6 +141,7 @@ pub enum OpSpec {
     DepthwiseConv2d {
         input: TensorId,
         filter: TensorId,
+        /// One per output channel, or one for per-tensor weights.
         filter_scales: Vec<f32>,
         bias: Option<TensorId>,
         output: TensorId,
@@ -150,6 +152,7 @@ pub enum OpSpec {
     FullyConnected {
         input: TensorId,
         filter: TensorId,
+        /// One per output channel, or one for per-tensor weights.
         filter_scales: Vec<f32>,
         bias: Option<TensorId>,
         output: TensorId,

@@ -115,9 +115,27 @@ pub fn append(graph: &mut Graph, spec: &OpSpec) -> Result<()> {
                 quant_of(graph, *output)?,
             )
             .map_err(kernel_error)?;
-            let (mults, shifts) =
-                per_channel(graph, *input, filter_scales, *output, "FULLY_CONNECTED")?;
-            let units = filter_scales.len();
+            let units = graph.tensors[*filter].shape.first().copied().unwrap_or(0);
+            let (mults, shifts) = if let [filter_scale] = filter_scales.as_slice() {
+                // TFLM's per-tensor FULLY_CONNECTED rounds the scale product
+                // to f32 first; the kernels' helper does the same.
+                let (iq, oq) = (quant_of(graph, *input)?, quant_of(graph, *output)?);
+                let (m, s) = kernels::fully_connected::per_tensor_multiplier(
+                    iq.scale,
+                    *filter_scale,
+                    oq.scale,
+                )
+                .map_err(kernel_error)?;
+                add_channel_arrays(
+                    graph,
+                    *output,
+                    "FULLY_CONNECTED",
+                    &vec![m; units],
+                    &vec![s; units],
+                )
+            } else {
+                per_channel(graph, *input, filter_scales, *output, "FULLY_CONNECTED")?
+            };
             let bias = bias_or_zero(graph, *bias, *output, units)?;
             let words = words!(params);
             graph.add_op(
@@ -403,17 +421,30 @@ fn per_channel(
     what: &str,
 ) -> Result<(TensorId, TensorId)> {
     let (iq, oq) = (quant_of(graph, input)?, quant_of(graph, output)?);
-    let n = filter_scales.len();
+    // A single (per-tensor) scale is repeated for every output channel.
+    let n = graph.tensors[output].shape.last().copied().unwrap_or(0);
     let mut mults = vec![0i32; n];
     let mut shifts = vec![0i32; n];
     quant::per_channel_multipliers(iq.scale, filter_scales, oq.scale, &mut mults, &mut shifts)
         .map_err(kernel_error)?;
+    Ok(add_channel_arrays(graph, output, what, &mults, &shifts))
+}
+
+/// Adds per-channel multipliers and shifts as two int32 constants.
+fn add_channel_arrays(
+    graph: &mut Graph,
+    output: TensorId,
+    what: &str,
+    mults: &[i32],
+    shifts: &[i32],
+) -> (TensorId, TensorId) {
+    let n = mults.len();
     let name = &graph.tensors[output].name;
     let (m_name, s_name) = (
         format!("{name}/{what}/multiplier"),
         format!("{name}/{what}/shift"),
     );
-    let m = graph.add_i32_constant(m_name, &[n], Quantization::None, &mults);
-    let s = graph.add_i32_constant(s_name, &[n], Quantization::None, &shifts);
-    Ok((m, s))
+    let m = graph.add_i32_constant(m_name, &[n], Quantization::None, mults);
+    let s = graph.add_i32_constant(s_name, &[n], Quantization::None, shifts);
+    (m, s)
 }
