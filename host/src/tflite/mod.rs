@@ -4,6 +4,25 @@
 //! ```text
 //! bytes ──flatbuf/schema──▶ schema::Model ──convert/ops──▶ OpSpec ──params──▶ Graph
 //! ```
+//!
+//! What is imported: the first (only) subgraph of a full-integer model with
+//! batch 1; int8 activations with per-tensor quantization, int8 weights
+//! (per-channel on TFLite's axis: 0 for CONV_2D and FULLY_CONNECTED, 3 for
+//! DEPTHWISE_CONV_2D, or per-tensor) with zero point 0, int32 bias, and
+//! float32 only at a QUANTIZE input or a DEQUANTIZE output. Ops: CONV_2D,
+//! DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, MUL, CONCATENATION, MAX_POOL_2D,
+//! AVERAGE_POOL_2D, MEAN, PAD, RESHAPE, RESIZE_NEAREST_NEIGHBOR,
+//! RESIZE_BILINEAR, LOGISTIC, SOFTMAX, HARD_SWISH, LEAKY_RELU, QUANTIZE,
+//! DEQUANTIZE, with fused NONE, RELU or RELU6. Constant op inputs (PAD's
+//! paddings, RESHAPE's shape, MEAN's axes, a resize's size) are folded into
+//! the op's parameters; output shapes in the file are checked against what
+//! the options imply.
+//!
+//! Anything else (another op, a newer op version, a fused TANH, a grouped
+//! convolution, batch > 1, per-channel scales on the wrong axis, a dtype
+//! out of place, custom options, sparsity, several subgraphs) is an error
+//! that names the op (`op #3 CONV_2D (version 3): ...`) and the offending
+//! option or tensor, so nothing unsupported reaches a device.
 
 mod convert;
 pub mod flatbuf;
