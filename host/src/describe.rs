@@ -3,8 +3,8 @@
 use anyhow::{anyhow, Result};
 use mote_core::format::layout::limits;
 use mote_core::kernels::{
-    add, concatenation, conv2d, depthwise_conv2d, fully_connected, mean, mul, pad, pool,
-    resize_bilinear, resize_nearest,
+    add, concatenation, conv2d, depthwise_conv2d, dequantize, fully_connected, hard_swish,
+    leaky_relu, logistic, mean, mul, pad, pool, quantize, resize_bilinear, resize_nearest, softmax,
 };
 use mote_core::{Model, OpCode, Quant, Storage, TensorInfo};
 use serde_json::{json, Value};
@@ -34,8 +34,14 @@ pub fn params_text(code: OpCode, words: &[i32]) -> String {
         OpCode::Pad => show(pad::Params::decode(words), words),
         OpCode::ResizeNearestNeighbor => show(resize_nearest::Params::decode(words), words),
         OpCode::ResizeBilinear => show(resize_bilinear::Params::decode(words), words),
+        OpCode::Logistic => show(logistic::Params::decode(words), words),
+        OpCode::Softmax => show(softmax::Params::decode(words), words),
+        OpCode::HardSwish => show(hard_swish::Params::decode(words), words),
+        OpCode::LeakyRelu => show(leaky_relu::Params::decode(words), words),
+        OpCode::Quantize => show(quantize::Params::decode(words), words),
+        OpCode::Dequantize => show(dequantize::Params::decode(words), words),
         OpCode::Reshape if words.is_empty() => String::new(),
-        _ => format!("words {words:?}"),
+        OpCode::Reshape => format!("words {words:?}"),
     }
 }
 

@@ -3,8 +3,9 @@
 //! same call always gives the same blob.
 use anyhow::{anyhow, Result};
 use mote_core::kernels::{
-    self, add, concatenation, conv2d, depthwise_conv2d, fully_connected, mean, mul, pad, pool,
-    resize_bilinear, resize_nearest, Activation, Padding, Shape4,
+    self, add, concatenation, conv2d, depthwise_conv2d, dequantize, fully_connected, hard_swish,
+    leaky_relu, logistic, mean, mul, pad, pool, quantize, resize_bilinear, resize_nearest, softmax,
+    Activation, Padding, Shape4,
 };
 use mote_core::quant::per_channel_multipliers;
 
@@ -408,11 +409,81 @@ pub fn many_ops(seed: u64) -> Result<Graph> {
     Ok(g)
 }
 
+/// The element-wise and type-changing ops: float32 input → QUANTIZE →
+/// HARD_SWISH → LEAKY_RELU → QUANTIZE (requantize) → LOGISTIC (output 0);
+/// the requantized map → SOFTMAX → DEQUANTIZE (float32 output 1).
+pub fn activations(seed: u64) -> Result<Graph> {
+    let _ = seed;
+    let mut g = Graph::new();
+    let shape = [1, 3, 5, 7];
+    let x = g.add_activation("input_f32", &shape, DType::Float32, Quantization::None);
+    let a = g.add_activation("quantized", &shape, DType::Int8, q(0.05, 3));
+    let p = quantize::prepare_from_f32(kq(&g, a)).map_err(kerr)?;
+    g.add_op(
+        OpCode::Quantize,
+        &[x],
+        &[a],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+    let b = g.add_activation("hard_swish", &shape, DType::Int8, q(0.04, -90));
+    let p = hard_swish::prepare(kq(&g, a), kq(&g, b)).map_err(kerr)?;
+    g.add_op(
+        OpCode::HardSwish,
+        &[a],
+        &[b],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+    let c = g.add_activation("leaky_relu", &shape, DType::Int8, q(0.03, -60));
+    let p = leaky_relu::prepare(0.2, kq(&g, b), kq(&g, c)).map_err(kerr)?;
+    g.add_op(
+        OpCode::LeakyRelu,
+        &[b],
+        &[c],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+    let d = g.add_activation("requantized", &shape, DType::Int8, q(0.07, 10));
+    let p = quantize::prepare_requantize(kq(&g, c), kq(&g, d)).map_err(kerr)?;
+    g.add_op(
+        OpCode::Quantize,
+        &[c],
+        &[d],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+    let e = g.add_activation("logistic", &shape, DType::Int8, q(1.0 / 256.0, -128));
+    let p = logistic::prepare(kq(&g, d), kq(&g, e)).map_err(kerr)?;
+    g.add_op(
+        OpCode::Logistic,
+        &[d],
+        &[e],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+    let sm = g.add_activation("softmax", &shape, DType::Int8, q(1.0 / 256.0, -128));
+    let p = softmax::prepare(1.0, kq(&g, d), kq(&g, sm)).map_err(kerr)?;
+    g.add_op(
+        OpCode::Softmax,
+        &[d],
+        &[sm],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+    let out = g.add_activation("probabilities", &shape, DType::Float32, Quantization::None);
+    let p = dequantize::prepare(kq(&g, sm)).map_err(kerr)?;
+    g.add_op(
+        OpCode::Dequantize,
+        &[sm],
+        &[out],
+        words(|f| p.encode(&mut |x| f(x))),
+    );
+    g.inputs = vec![x];
+    g.outputs = vec![e, out];
+    Ok(g)
+}
+
 /// Every sample model, by name (fuzz seeds and corruption tests use all).
 pub fn all() -> Result<Vec<(&'static str, Graph)>> {
     Ok(vec![
         ("conv_chain", conv_chain(1)?),
         ("two_branches", two_branches(2)?),
         ("many_ops", many_ops(3)?),
+        ("activations", activations(4)?),
     ])
 }

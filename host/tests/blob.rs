@@ -153,3 +153,42 @@ fn two_models_share_one_arena() {
         assert_eq!(s.output(0).unwrap(), &[round + 1; 32]);
     }
 }
+
+/// The largest graphs the format allows parse in bounded time: 1000
+/// chained in-place reshapes whose lifetimes all overlap (the first tensor
+/// is also an output) hit the alias-walk budget and are rejected quickly;
+/// the same chain without the long-lived first tensor parses.
+#[test]
+fn parse_work_is_bounded_on_long_alias_chains() {
+    let chain = |keep_first: bool| {
+        let mut g = Graph::new();
+        let x = g.add_activation("x", &[1, 8], DType::Int8, q(0.1, 0));
+        let mut prev = x;
+        for i in 0..1000 {
+            let shape: &[usize] = if i % 2 == 0 { &[8] } else { &[1, 8] };
+            let t = g.add_activation(format!("r{i}"), shape, DType::Int8, q(0.1, 0));
+            g.add_op(OpCode::Reshape, &[prev], &[t], vec![]);
+            prev = t;
+        }
+        g.inputs = vec![x];
+        g.outputs = if keep_first {
+            vec![prev, x]
+        } else {
+            vec![prev]
+        };
+        let p = plan::plan(&g).unwrap();
+        assert_eq!(p.arena_size, 8);
+        blob::write(&g, &p).unwrap()
+    };
+    let start = std::time::Instant::now();
+    assert!(matches!(
+        Model::parse(&chain(true)),
+        Err(Error::Limit(mote_core::Section::TensorTable))
+    ));
+    let model_bytes = chain(false);
+    let model = Model::parse(&model_bytes).expect("a plain chain parses");
+    assert_eq!(model.op_count(), 1000);
+    let elapsed = start.elapsed();
+    assert!(elapsed.as_secs() < 10, "parsing took {elapsed:?}");
+    eprintln!("two 1001-tensor parses: {elapsed:?}");
+}

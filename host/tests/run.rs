@@ -2,9 +2,11 @@
 //! slicing, constants, in-place reshape, profiling callback) must give the
 //! same bytes as calling the kernels directly on the graph's data.
 use mote_core::kernels::{
-    add, average_pool2d, concatenation, conv2d, depthwise_conv2d, fully_connected, max_pool2d,
-    mean, mul, pad, pool, resize_bilinear, resize_nearest, PerChannel, Shape4, View, ViewMut,
+    add, average_pool2d, concatenation, conv2d, depthwise_conv2d, dequantize, fully_connected,
+    hard_swish, leaky_relu, logistic, max_pool2d, mean, mul, pad, pool, quantize, resize_bilinear,
+    resize_nearest, softmax, PerChannel, Shape4, View, ViewMut,
 };
+use mote_core::le::F32s;
 use mote_core::le::I32s;
 use mote_core::profile::CycleCounter;
 use mote_core::{align_arena, Model, OpCode, Session};
@@ -94,7 +96,36 @@ fn reference(g: &Graph, inputs: &[Vec<u8>]) -> Vec<Vec<u8>> {
                 out.copy_from_slice(&ins[0]);
                 Ok(())
             }
-            other => panic!("reference has no {other:?}"),
+            OpCode::Logistic => logistic::eval(&logistic::Params::decode(w).unwrap(), v(0), om),
+            OpCode::Softmax => softmax::eval(&softmax::Params::decode(w).unwrap(), v(0), om),
+            OpCode::HardSwish => {
+                hard_swish::eval(&hard_swish::Params::decode(w).unwrap(), v(0), om)
+            }
+            OpCode::LeakyRelu => {
+                leaky_relu::eval(&leaky_relu::Params::decode(w).unwrap(), v(0), om)
+            }
+            OpCode::Quantize => {
+                let p = quantize::Params::decode(w).unwrap();
+                let src = op.inputs[0];
+                if g.tensors[src].dtype == mote_core::DType::Float32 {
+                    let x = F32s::new(&vals[src]).unwrap();
+                    quantize::eval_from_f32(&p, x, s4(src), om)
+                } else {
+                    quantize::eval_requantize(&p, v(0), om)
+                }
+            }
+            OpCode::Dequantize => {
+                let mut bytes = vec![0u8; g.tensors[o].byte_len()];
+                dequantize::eval(
+                    &dequantize::Params::decode(w).unwrap(),
+                    v(0),
+                    &mut bytes,
+                    s4(o),
+                )
+                .unwrap();
+                vals[o] = bytes;
+                continue;
+            }
         }
         .unwrap();
         vals[o] = out.iter().map(|&x| x as u8).collect();
@@ -118,10 +149,15 @@ fn check_model(g: &Graph, seed: u64) {
         .inputs
         .iter()
         .map(|&i| {
-            rng.i8s(g.tensors[i].len())
-                .iter()
-                .map(|&v| v as u8)
-                .collect()
+            let t = &g.tensors[i];
+            if t.dtype == mote_core::DType::Float32 {
+                // Reals spanning past the int8 range after quantization.
+                (0..t.len())
+                    .flat_map(|_| (rng.range(-9000, 9000) as f32 / 1000.0).to_le_bytes())
+                    .collect()
+            } else {
+                rng.i8s(t.len()).iter().map(|&v| v as u8).collect()
+            }
         })
         .collect();
     let want = reference(g, &inputs);
@@ -151,6 +187,14 @@ fn check_model(g: &Graph, seed: u64) {
     })
     .unwrap();
     assert_eq!(seen, g.ops.len());
+    // Non-degenerate: every output takes several values, so a comparison
+    // against the reference means something.
+    for &o in &g.outputs {
+        let mut distinct = want[o].clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert!(distinct.len() >= 3, "output {o} is nearly constant");
+    }
     assert!(total_macs > 0);
     for (k, &o) in g.outputs.iter().enumerate() {
         assert_eq!(s.output(k).unwrap(), &want[o][..]);

@@ -207,12 +207,12 @@ fn run_op(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
         OpCode::Pad => ops::pad(ops, io),
         OpCode::ResizeNearestNeighbor => ops::resize_nearest(ops, io),
         OpCode::ResizeBilinear => ops::resize_bilinear(ops, io),
-        OpCode::Logistic
-        | OpCode::Softmax
-        | OpCode::HardSwish
-        | OpCode::LeakyRelu
-        | OpCode::Quantize
-        | OpCode::Dequantize => Err(OpError::Unsupported),
+        OpCode::Logistic => ops::logistic(ops, io),
+        OpCode::Softmax => ops::softmax(ops, io),
+        OpCode::HardSwish => ops::hard_swish(ops, io),
+        OpCode::LeakyRelu => ops::leaky_relu(ops, io),
+        OpCode::Quantize => ops::quantize(ops, io),
+        OpCode::Dequantize => ops::dequantize(ops, io),
     }
 }
 

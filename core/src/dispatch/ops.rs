@@ -10,8 +10,9 @@ use super::{as_i8, shape4, Io, OpResult, Operands};
 use crate::error::OpError;
 use crate::format::{DType, TensorInfo};
 use crate::kernels::{
-    add, average_pool2d, check_bias, concatenation, conv2d, depthwise_conv2d, fully_connected,
-    max_pool2d, mean, mul, pad, pool, resize_bilinear, resize_nearest, PerChannel, Shape4, View,
+    add, average_pool2d, check_bias, concatenation, conv2d, depthwise_conv2d, dequantize,
+    fully_connected, hard_swish, leaky_relu, logistic, max_pool2d, mean, mul, pad, pool, quantize,
+    resize_bilinear, resize_nearest, softmax, PerChannel, Shape4, View,
 };
 use crate::le::I32s;
 
@@ -257,6 +258,130 @@ pub(super) fn resize_bilinear(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResul
     p.validate(shape4(i), os)?;
     if let Some(io) = io {
         resize_bilinear::eval(&p, io.view(0, i)?, io.view_mut(o)?)?;
+    }
+    Ok(p.macs(os))
+}
+
+/// Requires an int8 output with zero point -128 (and so scale 1/256 by the
+/// TFLite spec): LOGISTIC and SOFTMAX produce probabilities in that form.
+fn probability_output(o: &TensorInfo) -> Result<(), OpError> {
+    if o.zero_point() == -128 {
+        Ok(())
+    } else {
+        Err(OpError::Tensors)
+    }
+}
+
+pub(super) fn logistic(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    let [i, o] = unary(ops)?;
+    let p = logistic::Params::decode(ops.words())?;
+    same(p.input_zero_point, i.zero_point())?;
+    probability_output(o)?;
+    let os = shape4(o);
+    p.validate(shape4(i), os)?;
+    if let Some(io) = io {
+        logistic::eval(&p, io.view(0, i)?, io.view_mut(o)?)?;
+    }
+    Ok(p.macs(os))
+}
+
+pub(super) fn softmax(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    let [i, o] = unary(ops)?;
+    let p = softmax::Params::decode(ops.words())?;
+    probability_output(o)?;
+    let os = shape4(o);
+    p.validate(shape4(i), os)?;
+    if let Some(io) = io {
+        softmax::eval(&p, io.view(0, i)?, io.view_mut(o)?)?;
+    }
+    Ok(p.macs(os))
+}
+
+pub(super) fn hard_swish(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    let [i, o] = unary(ops)?;
+    let p = hard_swish::Params::decode(ops.words())?;
+    same(p.input_zero_point, i.zero_point())?;
+    same(p.output_zero_point, o.zero_point())?;
+    let os = shape4(o);
+    p.validate(shape4(i), os)?;
+    if let Some(io) = io {
+        hard_swish::eval(&p, io.view(0, i)?, io.view_mut(o)?)?;
+    }
+    Ok(p.macs(os))
+}
+
+pub(super) fn leaky_relu(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    let [i, o] = unary(ops)?;
+    let p = leaky_relu::Params::decode(ops.words())?;
+    same(p.input_zero_point, i.zero_point())?;
+    same(p.output_zero_point, o.zero_point())?;
+    let os = shape4(o);
+    p.validate(shape4(i), os)?;
+    if let Some(io) = io {
+        leaky_relu::eval(&p, io.view(0, i)?, io.view_mut(o)?)?;
+    }
+    Ok(p.macs(os))
+}
+
+/// QUANTIZE: a float32 activation to int8 (the words hold the output's
+/// scale and zero point, which must equal the output record's), or an int8
+/// activation requantized to another scale.
+pub(super) fn quantize(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    ops.arity(1, 1)?;
+    let o = ops.out_i8()?;
+    let p = quantize::Params::decode(ops.words())?;
+    let os = shape4(o);
+    match p {
+        quantize::Params::FromF32 { scale, zero_point } => {
+            let i = ops.dtype(0, DType::Float32)?;
+            if i.is_constant() || scale.to_bits() != o.scale().to_bits() {
+                return Err(OpError::Tensors);
+            }
+            same(zero_point, o.zero_point())?;
+            let is = shape4(i);
+            p.validate(is, os)?;
+            if let Some(io) = io {
+                let bytes = io.inputs.first().copied().ok_or(OpError::Arity)?;
+                let x = crate::le::F32s::new(bytes).ok_or(OpError::Tensors)?;
+                quantize::eval_from_f32(&p, x, is, io.view_mut(o)?)?;
+            }
+        }
+        quantize::Params::Requantize {
+            input_zero_point,
+            output_zero_point,
+            ..
+        } => {
+            let i = ops.act_i8(0)?;
+            same(input_zero_point, i.zero_point())?;
+            same(output_zero_point, o.zero_point())?;
+            p.validate(shape4(i), os)?;
+            if let Some(io) = io {
+                quantize::eval_requantize(&p, io.view(0, i)?, io.view_mut(o)?)?;
+            }
+        }
+    }
+    Ok(p.macs(os))
+}
+
+/// DEQUANTIZE: an int8 activation to a float32 output (unquantized); the
+/// words' scale and zero point must equal the input record's.
+pub(super) fn dequantize(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    ops.arity(1, 1)?;
+    let i = ops.act_i8(0)?;
+    let o = &ops.output;
+    if o.dtype != DType::Float32 {
+        return Err(OpError::Tensors);
+    }
+    let p = dequantize::Params::decode(ops.words())?;
+    if p.scale.to_bits() != i.scale().to_bits() {
+        return Err(OpError::Params);
+    }
+    same(p.zero_point, i.zero_point())?;
+    let os = shape4(o);
+    p.validate(shape4(i), os)?;
+    if let Some(io) = io {
+        let x = io.view(0, i)?;
+        dequantize::eval(&p, x, io.output, os)?;
     }
     Ok(p.macs(os))
 }

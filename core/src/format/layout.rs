@@ -97,4 +97,7 @@ pub mod limits {
     pub const MAX_GRAPH_IO: usize = 16;
     /// Per-channel scales in the whole model.
     pub const MAX_SCALES: usize = 65536;
+    /// Links of in-place RESHAPE chains the plan check may walk in total
+    /// (real models walk a handful).
+    pub const MAX_ALIAS_STEPS: u32 = 1 << 16;
 }

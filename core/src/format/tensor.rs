@@ -208,7 +208,7 @@ pub(crate) fn read(
                 DType::Int32 => zero_point == 0,
                 DType::Float32 => false,
             };
-            if !(scale.is_finite() && scale > 0.0) || !zp_ok {
+            if !(scale.is_finite() && scale > 0.0 && zp_ok) {
                 return Err(TensorError::Quantization.into());
             }
             if axis != 0 || scale_index != 0 {
