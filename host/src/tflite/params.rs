@@ -9,7 +9,7 @@ use mote_core::quant;
 
 use super::ops::{Fused, OpSpec};
 use super::schema::Padding;
-use crate::graph::{Graph, OpCode, Quantization, TensorId};
+use crate::graph::{DType, Graph, OpCode, Quantization, TensorId};
 
 /// The words a kernel `Params::encode` writes.
 macro_rules! words {
@@ -334,13 +334,28 @@ pub fn append(graph: &mut Graph, spec: &OpSpec) -> Result<()> {
             graph.add_op(OpCode::LeakyRelu, &[*input], &[*output], words!(params));
             Ok(())
         }
+        OpSpec::Quantize { input, output } => {
+            let output_q = quant_of(graph, *output)?;
+            let params = match graph.tensors[*input].dtype {
+                DType::Float32 => kernels::quantize::prepare_from_f32(output_q),
+                _ => kernels::quantize::prepare_requantize(quant_of(graph, *input)?, output_q),
+            }
+            .map_err(kernel_error)?;
+            graph.add_op(OpCode::Quantize, &[*input], &[*output], words!(params));
+            Ok(())
+        }
+        OpSpec::Dequantize { input, output } => {
+            let params =
+                kernels::dequantize::prepare(quant_of(graph, *input)?).map_err(kernel_error)?;
+            graph.add_op(OpCode::Dequantize, &[*input], &[*output], words!(params));
+            Ok(())
+        }
         OpSpec::Reshape { input, output } => {
             // Same bytes, new shape: no parameter words; the output shape is
             // in the tensor table.
             graph.add_op(OpCode::Reshape, &[*input], &[*output], Vec::new());
             Ok(())
         }
-        other => Err(anyhow!("no kernel parameters yet for {other:?}")),
     }
 }
 
