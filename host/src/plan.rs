@@ -75,10 +75,16 @@ fn reshape_source(graph: &Graph, tensor: TensorId) -> Option<TensorId> {
     (!s.is_constant() && s.byte_len() == graph.tensors[tensor].byte_len()).then_some(src)
 }
 
+/// A buffer's `(size, first, last)`: bytes and the time steps it is alive.
+type Span = (usize, u16, u16);
+
+/// A sort key giving a placement order.
+type OrderKey = fn(&Span) -> (i64, i64);
+
 /// First-fit placement of `(size, first, last)` buffers in `order`: each at
 /// the lowest aligned offset free of every already-placed buffer alive at
 /// the same time. Returns the arena size and each buffer's offset.
-fn place(spans: &[(usize, u16, u16)], order: &[usize]) -> (usize, Vec<usize>) {
+fn place(spans: &[Span], order: &[usize]) -> (usize, Vec<usize>) {
     let mut offsets: Vec<Option<usize>> = vec![None; spans.len()];
     let mut arena_size = 0;
     for &b in order {
@@ -164,8 +170,8 @@ pub fn plan(graph: &Graph) -> Result<Plan> {
     // in, and no single order wins on every graph (largest-first can strand
     // a small long-lived buffer above the big ones). Try a few classic
     // orders and keep the smallest arena; ties keep the earlier order.
-    let spans: Vec<(usize, u16, u16)> = buffers.iter().map(|b| (b.size, b.first, b.last)).collect();
-    let orders: [fn(&(usize, u16, u16)) -> (i64, i64); 3] = [
+    let spans: Vec<Span> = buffers.iter().map(|b| (b.size, b.first, b.last)).collect();
+    let orders: [OrderKey; 3] = [
         // Largest first, then earliest.
         |&(size, first, _)| (-(size as i64), i64::from(first)),
         // In order of first use (linear scan), larger first on ties.
