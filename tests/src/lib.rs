@@ -1,6 +1,4 @@
 //! Helpers shared by the workspace-level tests in `tests/tests/`.
-pub mod npy;
-
 use std::{path::PathBuf, sync::OnceLock};
 
 use mote_host::firmware::{self, BoardKind};

@@ -11,8 +11,9 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, ensure, Context, Result};
 use mote_core::{align_arena, profile::NoCounter, Model, Session};
+use mote_host::npy::{Array as Npy, Dtype};
 use mote_host::{blob, plan, tflite};
-use mote_tests::{npy::Npy, repo_root};
+use mote_tests::repo_root;
 use serde_json::Value;
 
 fn golden_dir() -> PathBuf {
@@ -152,7 +153,7 @@ fn first_mismatch(got: &[u8], want: &Npy) -> Option<String> {
     if got.len() != want.data.len() {
         return Some(format!("{} bytes, TFLM has {}", got.len(), want.data.len()));
     }
-    let elem = if want.dtype() == "int8" { 1 } else { 4 };
+    let elem = want.dtype.size();
     let differing = got
         .chunks(elem)
         .zip(want.data.chunks(elem))
@@ -163,10 +164,10 @@ fn first_mismatch(got: &[u8], want: &Npy) -> Option<String> {
         .zip(want.data.chunks(elem))
         .enumerate()
         .find(|(_, (a, b))| a != b)?;
-    let show = |c: &[u8]| match want.dtype() {
-        "int8" => format!("{}", c[0] as i8),
-        "float32" => format!("{}", f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-        _ => format!("{}", i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+    let show = |c: &[u8]| match want.dtype {
+        Dtype::I8 => format!("{}", c[0] as i8),
+        Dtype::F32 => format!("{}", f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        Dtype::I32 => format!("{}", i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
     };
     Some(format!(
         "first mismatch at element {i} of {:?}: mote {} vs TFLM {} ({differing} of {} elements differ)",
@@ -363,4 +364,19 @@ fn damaged_golden_tflite_files_never_panic() {
             let _ = tflite::import(&b);
         }
     }
+}
+
+/// The comparison itself: equal bytes pass, a difference is located.
+#[test]
+fn mismatch_report_names_the_first_differing_element() {
+    let want = Npy::from_i8(&[1, 4], &[1, -2, 3, 4]);
+    assert_eq!(first_mismatch(&[1, 254, 3, 4], &want), None);
+    let m = first_mismatch(&[1, 254, 3, 5], &want).unwrap();
+    assert!(
+        m.contains("element 3") && m.contains("mote 5 vs TFLM 4"),
+        "{m}"
+    );
+    assert!(first_mismatch(&[1, 254, 3], &want)
+        .unwrap()
+        .contains("3 bytes"));
 }
