@@ -1,4 +1,6 @@
 //! Helpers shared by the workspace-level tests in `tests/tests/`.
+pub mod corrupt;
+
 use std::{path::PathBuf, sync::OnceLock};
 
 use mote_host::firmware::{self, BoardKind};
