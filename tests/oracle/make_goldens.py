@@ -235,7 +235,8 @@ def resize_mix():
 
     Covers RESIZE_BILINEAR up (7x5 -> 13x9) and down (13x9 -> 6x4),
     RESIZE_NEAREST_NEIGHBOR by a non-integer factor, MUL with fused RELU6
-    (no broadcast), ADD with fused RELU6, CONCATENATION along H, LEAKY_RELU
+    (no broadcast), ADD with fused RELU6 and with NONE, CONCATENATION of
+    three tensors along H, LEAKY_RELU
     with a larger slope, HARD_SWISH, and 5-channel tensors.
     """
     inp = keras.Input((7, 5, 5), batch_size=1, name="image")
@@ -250,7 +251,9 @@ def resize_mix():
     down = L.LeakyReLU(negative_slope=0.3, name="leaky")(down)
     other = L.Conv2D(5, 3, strides=2, padding="valid", name="conv_s2_valid")(a)
     other = L.Activation("hard_swish", name="hswish")(other)
-    return keras.Model(inp, L.Concatenate(axis=1, name="concat_h")([down, other]), name="resize_mix")
+    both = L.Add(name="add_plain")([down, other])
+    out = L.Concatenate(axis=1, name="concat_h")([down, other, both])
+    return keras.Model(inp, out, name="resize_mix")
 
 
 # name -> (builder, inference input/output type, dump every tensor?)
