@@ -299,439 +299,491 @@ fn options_mismatch(options: &BuiltinOptions) -> anyhow::Error {
     anyhow::anyhow!("unexpected builtin options {options:?}")
 }
 
+/// Checks one op and describes it as an [`OpSpec`].
 fn spec(cx: &mut Converter<'_, '_>, code: i32, op: &Operator) -> Result<OpSpec> {
     let out_index = Converter::output(op)?;
     match code {
-        op::CONV_2D => {
-            let BuiltinOptions::Conv2D(o) = &op.options else {
-                return Err(options_mismatch(&op.options));
-            };
-            check_bias_type(o.quantized_bias_type)?;
-            let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
-            let filter_index = Converter::input(op, 1)?;
-            let output = cx.activation(out_index, DType::Int8)?;
-            let (filter, filter_scales) = cx.weights(filter_index, 0)?;
-            let (ishape, fshape, oshape) = (shape(cx, input), shape(cx, filter), shape(cx, output));
-            ensure!(
-                ishape.len() == 4 && fshape.len() == 4 && oshape.len() == 4,
-                "expects 4-D input, filter and output, got {ishape:?}, {fshape:?}, {oshape:?}"
-            );
-            ensure!(
-                fshape[3] == ishape[3],
-                "filter {fshape:?} has {} input channels for an input of {} (grouped convolution is not supported)",
-                fshape[3],
-                ishape[3]
-            );
-            ensure!(
-                fshape[0] == oshape[3],
-                "filter {fshape:?} makes {} channels, output has {}",
-                fshape[0],
-                oshape[3]
-            );
-            let window = Window {
-                stride_h: positive(o.stride_h, "stride_h")?,
-                stride_w: positive(o.stride_w, "stride_w")?,
-                dilation_h: positive(o.dilation_h, "dilation_h_factor")?,
-                dilation_w: positive(o.dilation_w, "dilation_w_factor")?,
-                filter_h: fshape[1],
-                filter_w: fshape[2],
-                padding: o.padding,
-            };
-            window.check(&ishape, &oshape)?;
-            let bias = cx.bias(op.inputs.get(2), oshape[3])?;
-            Ok(OpSpec::Conv2d {
-                input,
-                filter,
-                filter_scales,
-                bias,
-                output,
-                window,
-                fused: Fused::from_tflite(o.activation)?,
-            })
-        }
-        op::DEPTHWISE_CONV_2D => {
-            let BuiltinOptions::DepthwiseConv2D(o) = &op.options else {
-                return Err(options_mismatch(&op.options));
-            };
-            let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
-            let filter_index = Converter::input(op, 1)?;
-            let output = cx.activation(out_index, DType::Int8)?;
-            let (filter, filter_scales) = cx.weights(filter_index, 3)?;
-            let (ishape, fshape, oshape) = (shape(cx, input), shape(cx, filter), shape(cx, output));
-            ensure!(
-                ishape.len() == 4 && fshape.len() == 4 && oshape.len() == 4,
-                "expects 4-D input, filter and output, got {ishape:?}, {fshape:?}, {oshape:?}"
-            );
-            ensure!(
-                fshape[0] == 1,
-                "filter {fshape:?} must have leading dimension 1"
-            );
-            ensure!(
-                ishape[3] > 0 && fshape[3] % ishape[3] == 0 && fshape[3] == oshape[3],
-                "filter {fshape:?} and output {oshape:?} do not fit input {ishape:?}"
-            );
-            let derived = fshape[3] / ishape[3];
-            // The option is redundant with the shapes (TFLite ignores it in
-            // newer versions); a file where they disagree is rejected.
-            ensure!(
-                o.depth_multiplier == 0
-                    || usize::try_from(o.depth_multiplier).ok() == Some(derived),
-                "depth_multiplier {} disagrees with the shapes (which give {derived})",
-                o.depth_multiplier
-            );
-            let window = Window {
-                stride_h: positive(o.stride_h, "stride_h")?,
-                stride_w: positive(o.stride_w, "stride_w")?,
-                dilation_h: positive(o.dilation_h, "dilation_h_factor")?,
-                dilation_w: positive(o.dilation_w, "dilation_w_factor")?,
-                filter_h: fshape[1],
-                filter_w: fshape[2],
-                padding: o.padding,
-            };
-            window.check(&ishape, &oshape)?;
-            let bias = cx.bias(op.inputs.get(2), oshape[3])?;
-            Ok(OpSpec::DepthwiseConv2d {
-                input,
-                filter,
-                filter_scales,
-                bias,
-                output,
-                window,
-                depth_multiplier: derived,
-                fused: Fused::from_tflite(o.activation)?,
-            })
-        }
-        op::FULLY_CONNECTED => {
-            let BuiltinOptions::FullyConnected(o) = &op.options else {
-                return Err(options_mismatch(&op.options));
-            };
-            ensure!(
-                o.weights_format == 0,
-                "weights_format {} is not supported (only DEFAULT)",
-                o.weights_format
-            );
-            check_bias_type(o.quantized_bias_type)?;
-            let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
-            let filter_index = Converter::input(op, 1)?;
-            let output = cx.activation(out_index, DType::Int8)?;
-            let (filter, filter_scales) = cx.weights(filter_index, 0)?;
-            let (ishape, fshape, oshape) = (shape(cx, input), shape(cx, filter), shape(cx, output));
-            ensure!(fshape.len() == 2, "filter {fshape:?} must be 2-D");
-            let (units, depth) = (fshape[0], fshape[1]);
-            let in_len: usize = ishape.iter().product();
-            ensure!(
-                depth > 0 && in_len == depth,
-                "input {ishape:?} does not hold one row of {depth} (mote runs batch 1)"
-            );
-            ensure!(
-                oshape.last() == Some(&units) && oshape.iter().product::<usize>() == units,
-                "output {oshape:?} does not hold {units} units"
-            );
-            let bias = cx.bias(op.inputs.get(2), units)?;
-            Ok(OpSpec::FullyConnected {
-                input,
-                filter,
-                filter_scales,
-                bias,
-                output,
-                fused: Fused::from_tflite(o.activation)?,
-            })
-        }
-        op::ADD | op::MUL => {
-            let activation = match (&op.options, code) {
-                (BuiltinOptions::Add { activation }, op::ADD) => *activation,
-                (BuiltinOptions::Mul { activation }, op::MUL) => *activation,
-                (BuiltinOptions::None, _) => Activation::NONE,
-                (other, _) => return Err(options_mismatch(other)),
-            };
-            ensure!(
-                op.inputs.len() == 2,
-                "expects 2 inputs, got {}",
-                op.inputs.len()
-            );
-            let a = cx.int8_operand(Converter::input(op, 0)?)?;
-            let b = cx.int8_operand(Converter::input(op, 1)?)?;
-            let output = cx.activation(out_index, DType::Int8)?;
-            check_broadcast(&shape(cx, a), &shape(cx, b), &shape(cx, output))?;
-            let fused = Fused::from_tflite(activation)?;
-            Ok(if code == op::ADD {
-                OpSpec::Add {
-                    a,
-                    b,
-                    output,
-                    fused,
-                }
-            } else {
-                OpSpec::Mul {
-                    a,
-                    b,
-                    output,
-                    fused,
-                }
-            })
-        }
-        op::CONCATENATION => {
-            let BuiltinOptions::Concatenation { axis, activation } = &op.options else {
-                return Err(options_mismatch(&op.options));
-            };
-            ensure!(
-                *activation == Activation::NONE,
-                "fused activation {} on CONCATENATION is not supported",
-                activation.name()
-            );
-            ensure!(!op.inputs.is_empty(), "no inputs");
-            let inputs = op
-                .inputs
-                .iter()
-                .map(|&i| cx.int8_operand(i))
-                .collect::<Result<Vec<_>>>()?;
-            let output = cx.activation(out_index, DType::Int8)?;
-            let oshape = shape(cx, output);
-            let axis = normalize_axis(i64::from(*axis), oshape.len())?;
-            let mut total = 0;
-            for &i in &inputs {
-                let s = shape(cx, i);
-                ensure!(
-                    s.len() == oshape.len()
-                        && s.iter()
-                            .zip(&oshape)
-                            .enumerate()
-                            .all(|(d, (a, b))| d == axis || a == b),
-                    "input {s:?} does not concatenate into {oshape:?} on axis {axis}"
-                );
-                total += s[axis];
-            }
-            ensure!(
-                total == oshape[axis],
-                "inputs add up to {total} on axis {axis}, output has {}",
-                oshape[axis]
-            );
-            Ok(OpSpec::Concatenation {
-                inputs,
-                output,
-                axis,
-            })
-        }
-        op::MAX_POOL_2D | op::AVERAGE_POOL_2D => {
-            let BuiltinOptions::Pool2D(o) = &op.options else {
-                return Err(options_mismatch(&op.options));
-            };
-            let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
-            let output = cx.activation(out_index, DType::Int8)?;
-            let (ishape, oshape) = (shape(cx, input), shape(cx, output));
-            ensure!(
-                ishape.len() == 4 && oshape.len() == 4 && ishape[3] == oshape[3],
-                "expects 4-D input and output with equal channels, got {ishape:?}, {oshape:?}"
-            );
-            let window = Window {
-                stride_h: positive(o.stride_h, "stride_h")?,
-                stride_w: positive(o.stride_w, "stride_w")?,
-                dilation_h: 1,
-                dilation_w: 1,
-                filter_h: positive(o.filter_h, "filter_height")?,
-                filter_w: positive(o.filter_w, "filter_width")?,
-                padding: o.padding,
-            };
-            window.check(&ishape, &oshape)?;
-            let fused = Fused::from_tflite(o.activation)?;
-            Ok(if code == op::MAX_POOL_2D {
-                OpSpec::MaxPool2d {
-                    input,
-                    output,
-                    window,
-                    fused,
-                }
-            } else {
-                OpSpec::AveragePool2d {
-                    input,
-                    output,
-                    window,
-                    fused,
-                }
-            })
-        }
-        op::MEAN => {
-            let keep_dims = match &op.options {
-                BuiltinOptions::Reducer { keep_dims } => *keep_dims,
-                BuiltinOptions::None => false,
-                other => return Err(options_mismatch(other)),
-            };
-            let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
-            let axes_raw = cx.const_ints(Converter::input(op, 1)?)?;
-            let output = cx.activation(out_index, DType::Int8)?;
-            let (ishape, oshape) = (shape(cx, input), shape(cx, output));
-            let mut axes = axes_raw
-                .iter()
-                .map(|&a| normalize_axis(a, ishape.len()))
-                .collect::<Result<Vec<_>>>()?;
-            axes.sort_unstable();
-            axes.dedup();
-            ensure!(!axes.is_empty(), "no reduction axes");
-            let expect: Vec<usize> = ishape
-                .iter()
-                .enumerate()
-                .filter_map(|(d, &n)| match (axes.contains(&d), keep_dims) {
-                    (true, true) => Some(1),
-                    (true, false) => None,
-                    (false, _) => Some(n),
-                })
-                .collect();
-            ensure!(
-                expect == oshape,
-                "output {oshape:?} is not the mean of {ishape:?} over {axes:?} (keep_dims {keep_dims})"
-            );
-            Ok(OpSpec::Mean {
-                input,
-                output,
-                axes,
-                keep_dims,
-            })
-        }
-        op::PAD => {
-            ensure!(
-                op.inputs.len() == 2,
-                "expects 2 inputs (a constant pad value, PADV2 style, is not supported)"
-            );
-            let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
-            let raw = cx.const_ints(Converter::input(op, 1)?)?;
-            let output = cx.activation(out_index, DType::Int8)?;
-            let (ishape, oshape) = (shape(cx, input), shape(cx, output));
-            ensure!(
-                raw.len() == 2 * ishape.len() && oshape.len() == ishape.len(),
-                "paddings {raw:?} do not fit input {ishape:?}"
-            );
-            let paddings = raw
-                .chunks_exact(2)
-                .map(|p| {
-                    let before = usize::try_from(p[0]).ok();
-                    let after = usize::try_from(p[1]).ok();
-                    before
-                        .zip(after)
-                        .ok_or_else(|| anyhow::anyhow!("negative padding {p:?}"))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            for (d, ((b, a), (i, o))) in paddings.iter().zip(ishape.iter().zip(&oshape)).enumerate()
-            {
-                ensure!(
-                    i + b + a == *o,
-                    "dimension {d}: {i} + {b} + {a} != output {o}"
-                );
-            }
-            Ok(OpSpec::Pad {
-                input,
-                output,
-                paddings,
-            })
-        }
-        op::RESHAPE => {
-            let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
-            let output = cx.activation(out_index, DType::Int8)?;
-            // The new shape (input 1 or the options) is the output tensor's
-            // shape, which the graph already records; only the element
-            // count is checked here.
-            let (ishape, oshape) = (shape(cx, input), shape(cx, output));
-            ensure!(
-                ishape.iter().product::<usize>() == oshape.iter().product::<usize>(),
-                "cannot reshape {ishape:?} into {oshape:?}"
-            );
-            Ok(OpSpec::Reshape { input, output })
-        }
-        op::RESIZE_NEAREST_NEIGHBOR | op::RESIZE_BILINEAR => {
-            let o = match (&op.options, code) {
-                (BuiltinOptions::ResizeNearestNeighbor(o), op::RESIZE_NEAREST_NEIGHBOR) => {
-                    o.clone()
-                }
-                (BuiltinOptions::ResizeBilinear(o), op::RESIZE_BILINEAR) => o.clone(),
-                (other, _) => return Err(options_mismatch(other)),
-            };
-            ensure!(
-                !(o.align_corners && o.half_pixel_centers),
-                "align_corners and half_pixel_centers are both set"
-            );
-            let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
-            let size = cx.const_ints(Converter::input(op, 1)?)?;
-            let output = cx.activation(out_index, DType::Int8)?;
-            let (ishape, oshape) = (shape(cx, input), shape(cx, output));
-            ensure!(
-                ishape.len() == 4 && oshape.len() == 4 && ishape[3] == oshape[3],
-                "expects 4-D input and output with equal channels, got {ishape:?}, {oshape:?}"
-            );
-            ensure!(
-                size.len() == 2
-                    && usize::try_from(size[0]).ok() == Some(oshape[1])
-                    && usize::try_from(size[1]).ok() == Some(oshape[2]),
-                "size {size:?} does not match output {oshape:?}"
-            );
-            let (align_corners, half_pixel_centers) = (o.align_corners, o.half_pixel_centers);
-            Ok(if code == op::RESIZE_BILINEAR {
-                OpSpec::ResizeBilinear {
-                    input,
-                    output,
-                    align_corners,
-                    half_pixel_centers,
-                }
-            } else {
-                OpSpec::ResizeNearestNeighbor {
-                    input,
-                    output,
-                    align_corners,
-                    half_pixel_centers,
-                }
-            })
-        }
+        op::CONV_2D => conv2d(cx, op, out_index),
+        op::DEPTHWISE_CONV_2D => depthwise_conv2d(cx, op, out_index),
+        op::FULLY_CONNECTED => fully_connected(cx, op, out_index),
+        op::ADD | op::MUL => add_or_mul(cx, op, code, out_index),
+        op::CONCATENATION => concatenation(cx, op, out_index),
+        op::MAX_POOL_2D | op::AVERAGE_POOL_2D => pool2d(cx, op, code, out_index),
+        op::MEAN => mean(cx, op, out_index),
+        op::PAD => pad(cx, op, out_index),
+        op::RESHAPE => reshape(cx, op, out_index),
+        op::RESIZE_NEAREST_NEIGHBOR | op::RESIZE_BILINEAR => resize(cx, op, code, out_index),
         op::LOGISTIC | op::SOFTMAX | op::HARD_SWISH | op::LEAKY_RELU => {
-            let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
-            let output = cx.activation(out_index, DType::Int8)?;
-            let (ishape, oshape) = (shape(cx, input), shape(cx, output));
-            ensure!(
-                ishape == oshape,
-                "input {ishape:?} and output {oshape:?} differ"
-            );
-            Ok(match (code, &op.options) {
-                (op::LOGISTIC, _) => OpSpec::Logistic { input, output },
-                (op::HARD_SWISH, _) => OpSpec::HardSwish { input, output },
-                (op::SOFTMAX, BuiltinOptions::Softmax { beta }) => OpSpec::Softmax {
-                    input,
-                    output,
-                    beta: *beta,
-                },
-                (op::LEAKY_RELU, BuiltinOptions::LeakyRelu { alpha }) => OpSpec::LeakyRelu {
-                    input,
-                    output,
-                    alpha: *alpha,
-                },
-                (_, other) => return Err(options_mismatch(other)),
-            })
+            activation_op(cx, op, code, out_index)
         }
-        op::QUANTIZE => {
-            let in_index = Converter::input(op, 0)?;
-            let dtype = match cx.tensor(in_index)?.dtype {
-                TensorType::Float32 => DType::Float32,
-                TensorType::Int8 => DType::Int8,
-                other => bail!(
-                    "input type {} is not supported (float32 or int8)",
-                    other.name()
-                ),
-            };
-            let input = cx.activation(in_index, dtype)?;
-            let output = cx.activation(out_index, DType::Int8)?;
-            ensure!(
-                shape(cx, input) == shape(cx, output),
-                "input and output shapes differ"
-            );
-            Ok(OpSpec::Quantize { input, output })
-        }
-        op::DEQUANTIZE => {
-            let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
-            let output = cx.activation(out_index, DType::Float32)?;
-            ensure!(
-                shape(cx, input) == shape(cx, output),
-                "input and output shapes differ"
-            );
-            Ok(OpSpec::Dequantize { input, output })
-        }
+        op::QUANTIZE => quantize(cx, op, out_index),
+        op::DEQUANTIZE => dequantize(cx, op, out_index),
         _ => bail!("operator is not supported by mote"),
     }
+}
+
+/// CONV_2D: OHWI per-channel weights on axis 0; grouped convolution is rejected.
+fn conv2d(cx: &mut Converter<'_, '_>, op: &Operator, out_index: i32) -> Result<OpSpec> {
+    let BuiltinOptions::Conv2D(o) = &op.options else {
+        return Err(options_mismatch(&op.options));
+    };
+    check_bias_type(o.quantized_bias_type)?;
+    let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
+    let filter_index = Converter::input(op, 1)?;
+    let output = cx.activation(out_index, DType::Int8)?;
+    let (filter, filter_scales) = cx.weights(filter_index, 0)?;
+    let (ishape, fshape, oshape) = (shape(cx, input), shape(cx, filter), shape(cx, output));
+    ensure!(
+        ishape.len() == 4 && fshape.len() == 4 && oshape.len() == 4,
+        "expects 4-D input, filter and output, got {ishape:?}, {fshape:?}, {oshape:?}"
+    );
+    ensure!(
+        fshape[3] == ishape[3],
+        "filter {fshape:?} has {} input channels for an input of {} (grouped convolution is not supported)",
+        fshape[3],
+        ishape[3]
+    );
+    ensure!(
+        fshape[0] == oshape[3],
+        "filter {fshape:?} makes {} channels, output has {}",
+        fshape[0],
+        oshape[3]
+    );
+    let window = Window {
+        stride_h: positive(o.stride_h, "stride_h")?,
+        stride_w: positive(o.stride_w, "stride_w")?,
+        dilation_h: positive(o.dilation_h, "dilation_h_factor")?,
+        dilation_w: positive(o.dilation_w, "dilation_w_factor")?,
+        filter_h: fshape[1],
+        filter_w: fshape[2],
+        padding: o.padding,
+    };
+    window.check(&ishape, &oshape)?;
+    let bias = cx.bias(op.inputs.get(2), oshape[3])?;
+    Ok(OpSpec::Conv2d {
+        input,
+        filter,
+        filter_scales,
+        bias,
+        output,
+        window,
+        fused: Fused::from_tflite(o.activation)?,
+    })
+}
+
+/// DEPTHWISE_CONV_2D: 1HWC weights per channel on axis 3; the depth
+/// multiplier is derived from the shapes and checked against the option.
+fn depthwise_conv2d(cx: &mut Converter<'_, '_>, op: &Operator, out_index: i32) -> Result<OpSpec> {
+    let BuiltinOptions::DepthwiseConv2D(o) = &op.options else {
+        return Err(options_mismatch(&op.options));
+    };
+    let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
+    let filter_index = Converter::input(op, 1)?;
+    let output = cx.activation(out_index, DType::Int8)?;
+    let (filter, filter_scales) = cx.weights(filter_index, 3)?;
+    let (ishape, fshape, oshape) = (shape(cx, input), shape(cx, filter), shape(cx, output));
+    ensure!(
+        ishape.len() == 4 && fshape.len() == 4 && oshape.len() == 4,
+        "expects 4-D input, filter and output, got {ishape:?}, {fshape:?}, {oshape:?}"
+    );
+    ensure!(
+        fshape[0] == 1,
+        "filter {fshape:?} must have leading dimension 1"
+    );
+    ensure!(
+        ishape[3] > 0 && fshape[3] % ishape[3] == 0 && fshape[3] == oshape[3],
+        "filter {fshape:?} and output {oshape:?} do not fit input {ishape:?}"
+    );
+    let derived = fshape[3] / ishape[3];
+    // The option is redundant with the shapes (TFLite ignores it in
+    // newer versions); a file where they disagree is rejected.
+    ensure!(
+        o.depth_multiplier == 0 || usize::try_from(o.depth_multiplier).ok() == Some(derived),
+        "depth_multiplier {} disagrees with the shapes (which give {derived})",
+        o.depth_multiplier
+    );
+    let window = Window {
+        stride_h: positive(o.stride_h, "stride_h")?,
+        stride_w: positive(o.stride_w, "stride_w")?,
+        dilation_h: positive(o.dilation_h, "dilation_h_factor")?,
+        dilation_w: positive(o.dilation_w, "dilation_w_factor")?,
+        filter_h: fshape[1],
+        filter_w: fshape[2],
+        padding: o.padding,
+    };
+    window.check(&ishape, &oshape)?;
+    let bias = cx.bias(op.inputs.get(2), oshape[3])?;
+    Ok(OpSpec::DepthwiseConv2d {
+        input,
+        filter,
+        filter_scales,
+        bias,
+        output,
+        window,
+        depth_multiplier: derived,
+        fused: Fused::from_tflite(o.activation)?,
+    })
+}
+
+/// FULLY_CONNECTED: `[units, depth]` weights (per channel on axis 0, or
+/// per tensor); the input must hold exactly one row (batch 1).
+fn fully_connected(cx: &mut Converter<'_, '_>, op: &Operator, out_index: i32) -> Result<OpSpec> {
+    let BuiltinOptions::FullyConnected(o) = &op.options else {
+        return Err(options_mismatch(&op.options));
+    };
+    ensure!(
+        o.weights_format == 0,
+        "weights_format {} is not supported (only DEFAULT)",
+        o.weights_format
+    );
+    check_bias_type(o.quantized_bias_type)?;
+    let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
+    let filter_index = Converter::input(op, 1)?;
+    let output = cx.activation(out_index, DType::Int8)?;
+    let (filter, filter_scales) = cx.weights(filter_index, 0)?;
+    let (ishape, fshape, oshape) = (shape(cx, input), shape(cx, filter), shape(cx, output));
+    ensure!(fshape.len() == 2, "filter {fshape:?} must be 2-D");
+    let (units, depth) = (fshape[0], fshape[1]);
+    let in_len: usize = ishape.iter().product();
+    ensure!(
+        depth > 0 && in_len == depth,
+        "input {ishape:?} does not hold one row of {depth} (mote runs batch 1)"
+    );
+    ensure!(
+        oshape.last() == Some(&units) && oshape.iter().product::<usize>() == units,
+        "output {oshape:?} does not hold {units} units"
+    );
+    let bias = cx.bias(op.inputs.get(2), units)?;
+    Ok(OpSpec::FullyConnected {
+        input,
+        filter,
+        filter_scales,
+        bias,
+        output,
+        fused: Fused::from_tflite(o.activation)?,
+    })
+}
+
+/// ADD and MUL: two int8 operands (activations or constants) that broadcast
+/// to the output.
+fn add_or_mul(
+    cx: &mut Converter<'_, '_>,
+    op: &Operator,
+    code: i32,
+    out_index: i32,
+) -> Result<OpSpec> {
+    let activation = match (&op.options, code) {
+        (BuiltinOptions::Add { activation }, op::ADD) => *activation,
+        (BuiltinOptions::Mul { activation }, op::MUL) => *activation,
+        (BuiltinOptions::None, _) => Activation::NONE,
+        (other, _) => return Err(options_mismatch(other)),
+    };
+    ensure!(
+        op.inputs.len() == 2,
+        "expects 2 inputs, got {}",
+        op.inputs.len()
+    );
+    let a = cx.int8_operand(Converter::input(op, 0)?)?;
+    let b = cx.int8_operand(Converter::input(op, 1)?)?;
+    let output = cx.activation(out_index, DType::Int8)?;
+    check_broadcast(&shape(cx, a), &shape(cx, b), &shape(cx, output))?;
+    let fused = Fused::from_tflite(activation)?;
+    Ok(if code == op::ADD {
+        OpSpec::Add {
+            a,
+            b,
+            output,
+            fused,
+        }
+    } else {
+        OpSpec::Mul {
+            a,
+            b,
+            output,
+            fused,
+        }
+    })
+}
+
+/// CONCATENATION: int8 inputs equal to the output except along `axis`.
+fn concatenation(cx: &mut Converter<'_, '_>, op: &Operator, out_index: i32) -> Result<OpSpec> {
+    let BuiltinOptions::Concatenation { axis, activation } = &op.options else {
+        return Err(options_mismatch(&op.options));
+    };
+    ensure!(
+        *activation == Activation::NONE,
+        "fused activation {} on CONCATENATION is not supported",
+        activation.name()
+    );
+    ensure!(!op.inputs.is_empty(), "no inputs");
+    let inputs = op
+        .inputs
+        .iter()
+        .map(|&i| cx.int8_operand(i))
+        .collect::<Result<Vec<_>>>()?;
+    let output = cx.activation(out_index, DType::Int8)?;
+    let oshape = shape(cx, output);
+    let axis = normalize_axis(i64::from(*axis), oshape.len())?;
+    let mut total = 0;
+    for &i in &inputs {
+        let s = shape(cx, i);
+        ensure!(
+            s.len() == oshape.len()
+                && s.iter()
+                    .zip(&oshape)
+                    .enumerate()
+                    .all(|(d, (a, b))| d == axis || a == b),
+            "input {s:?} does not concatenate into {oshape:?} on axis {axis}"
+        );
+        total += s[axis];
+    }
+    ensure!(
+        total == oshape[axis],
+        "inputs add up to {total} on axis {axis}, output has {}",
+        oshape[axis]
+    );
+    Ok(OpSpec::Concatenation {
+        inputs,
+        output,
+        axis,
+    })
+}
+
+/// MAX_POOL_2D and AVERAGE_POOL_2D.
+fn pool2d(cx: &mut Converter<'_, '_>, op: &Operator, code: i32, out_index: i32) -> Result<OpSpec> {
+    let BuiltinOptions::Pool2D(o) = &op.options else {
+        return Err(options_mismatch(&op.options));
+    };
+    let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
+    let output = cx.activation(out_index, DType::Int8)?;
+    let (ishape, oshape) = (shape(cx, input), shape(cx, output));
+    ensure!(
+        ishape.len() == 4 && oshape.len() == 4 && ishape[3] == oshape[3],
+        "expects 4-D input and output with equal channels, got {ishape:?}, {oshape:?}"
+    );
+    let window = Window {
+        stride_h: positive(o.stride_h, "stride_h")?,
+        stride_w: positive(o.stride_w, "stride_w")?,
+        dilation_h: 1,
+        dilation_w: 1,
+        filter_h: positive(o.filter_h, "filter_height")?,
+        filter_w: positive(o.filter_w, "filter_width")?,
+        padding: o.padding,
+    };
+    window.check(&ishape, &oshape)?;
+    let fused = Fused::from_tflite(o.activation)?;
+    Ok(if code == op::MAX_POOL_2D {
+        OpSpec::MaxPool2d {
+            input,
+            output,
+            window,
+            fused,
+        }
+    } else {
+        OpSpec::AveragePool2d {
+            input,
+            output,
+            window,
+            fused,
+        }
+    })
+}
+
+/// MEAN: the constant axes are folded into the spec.
+fn mean(cx: &mut Converter<'_, '_>, op: &Operator, out_index: i32) -> Result<OpSpec> {
+    let keep_dims = match &op.options {
+        BuiltinOptions::Reducer { keep_dims } => *keep_dims,
+        BuiltinOptions::None => false,
+        other => return Err(options_mismatch(other)),
+    };
+    let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
+    let axes_raw = cx.const_ints(Converter::input(op, 1)?)?;
+    let output = cx.activation(out_index, DType::Int8)?;
+    let (ishape, oshape) = (shape(cx, input), shape(cx, output));
+    let mut axes = axes_raw
+        .iter()
+        .map(|&a| normalize_axis(a, ishape.len()))
+        .collect::<Result<Vec<_>>>()?;
+    axes.sort_unstable();
+    axes.dedup();
+    ensure!(!axes.is_empty(), "no reduction axes");
+    let expect: Vec<usize> = ishape
+        .iter()
+        .enumerate()
+        .filter_map(|(d, &n)| match (axes.contains(&d), keep_dims) {
+            (true, true) => Some(1),
+            (true, false) => None,
+            (false, _) => Some(n),
+        })
+        .collect();
+    ensure!(
+        expect == oshape,
+        "output {oshape:?} is not the mean of {ishape:?} over {axes:?} (keep_dims {keep_dims})"
+    );
+    Ok(OpSpec::Mean {
+        input,
+        output,
+        axes,
+        keep_dims,
+    })
+}
+
+/// PAD: the constant `[rank, 2]` paddings are folded into the spec.
+fn pad(cx: &mut Converter<'_, '_>, op: &Operator, out_index: i32) -> Result<OpSpec> {
+    ensure!(
+        op.inputs.len() == 2,
+        "expects 2 inputs (a constant pad value, PADV2 style, is not supported)"
+    );
+    let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
+    let raw = cx.const_ints(Converter::input(op, 1)?)?;
+    let output = cx.activation(out_index, DType::Int8)?;
+    let (ishape, oshape) = (shape(cx, input), shape(cx, output));
+    ensure!(
+        raw.len() == 2 * ishape.len() && oshape.len() == ishape.len(),
+        "paddings {raw:?} do not fit input {ishape:?}"
+    );
+    let paddings = raw
+        .chunks_exact(2)
+        .map(|p| {
+            let before = usize::try_from(p[0]).ok();
+            let after = usize::try_from(p[1]).ok();
+            before
+                .zip(after)
+                .ok_or_else(|| anyhow::anyhow!("negative padding {p:?}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for (d, ((b, a), (i, o))) in paddings.iter().zip(ishape.iter().zip(&oshape)).enumerate() {
+        ensure!(
+            i + b + a == *o,
+            "dimension {d}: {i} + {b} + {a} != output {o}"
+        );
+    }
+    Ok(OpSpec::Pad {
+        input,
+        output,
+        paddings,
+    })
+}
+
+/// RESHAPE: the output tensor already carries the new shape.
+fn reshape(cx: &mut Converter<'_, '_>, op: &Operator, out_index: i32) -> Result<OpSpec> {
+    let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
+    let output = cx.activation(out_index, DType::Int8)?;
+    // The new shape (input 1 or the options) is the output tensor's
+    // shape, which the graph already records; only the element
+    // count is checked here.
+    let (ishape, oshape) = (shape(cx, input), shape(cx, output));
+    ensure!(
+        ishape.iter().product::<usize>() == oshape.iter().product::<usize>(),
+        "cannot reshape {ishape:?} into {oshape:?}"
+    );
+    Ok(OpSpec::Reshape { input, output })
+}
+
+/// RESIZE_NEAREST_NEIGHBOR and RESIZE_BILINEAR: the constant size must be
+/// the output's height and width.
+fn resize(cx: &mut Converter<'_, '_>, op: &Operator, code: i32, out_index: i32) -> Result<OpSpec> {
+    let o = match (&op.options, code) {
+        (BuiltinOptions::ResizeNearestNeighbor(o), op::RESIZE_NEAREST_NEIGHBOR) => o.clone(),
+        (BuiltinOptions::ResizeBilinear(o), op::RESIZE_BILINEAR) => o.clone(),
+        (other, _) => return Err(options_mismatch(other)),
+    };
+    ensure!(
+        !(o.align_corners && o.half_pixel_centers),
+        "align_corners and half_pixel_centers are both set"
+    );
+    let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
+    let size = cx.const_ints(Converter::input(op, 1)?)?;
+    let output = cx.activation(out_index, DType::Int8)?;
+    let (ishape, oshape) = (shape(cx, input), shape(cx, output));
+    ensure!(
+        ishape.len() == 4 && oshape.len() == 4 && ishape[3] == oshape[3],
+        "expects 4-D input and output with equal channels, got {ishape:?}, {oshape:?}"
+    );
+    ensure!(
+        size.len() == 2
+            && usize::try_from(size[0]).ok() == Some(oshape[1])
+            && usize::try_from(size[1]).ok() == Some(oshape[2]),
+        "size {size:?} does not match output {oshape:?}"
+    );
+    let (align_corners, half_pixel_centers) = (o.align_corners, o.half_pixel_centers);
+    Ok(if code == op::RESIZE_BILINEAR {
+        OpSpec::ResizeBilinear {
+            input,
+            output,
+            align_corners,
+            half_pixel_centers,
+        }
+    } else {
+        OpSpec::ResizeNearestNeighbor {
+            input,
+            output,
+            align_corners,
+            half_pixel_centers,
+        }
+    })
+}
+
+/// LOGISTIC, SOFTMAX, HARD_SWISH and LEAKY_RELU: elementwise, same shape.
+fn activation_op(
+    cx: &mut Converter<'_, '_>,
+    op: &Operator,
+    code: i32,
+    out_index: i32,
+) -> Result<OpSpec> {
+    let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
+    let output = cx.activation(out_index, DType::Int8)?;
+    let (ishape, oshape) = (shape(cx, input), shape(cx, output));
+    ensure!(
+        ishape == oshape,
+        "input {ishape:?} and output {oshape:?} differ"
+    );
+    Ok(match (code, &op.options) {
+        (op::LOGISTIC, _) => OpSpec::Logistic { input, output },
+        (op::HARD_SWISH, _) => OpSpec::HardSwish { input, output },
+        (op::SOFTMAX, BuiltinOptions::Softmax { beta }) => OpSpec::Softmax {
+            input,
+            output,
+            beta: *beta,
+        },
+        (op::LEAKY_RELU, BuiltinOptions::LeakyRelu { alpha }) => OpSpec::LeakyRelu {
+            input,
+            output,
+            alpha: *alpha,
+        },
+        (_, other) => return Err(options_mismatch(other)),
+    })
+}
+
+/// QUANTIZE: float32 → int8, or int8 → int8 (requantization).
+fn quantize(cx: &mut Converter<'_, '_>, op: &Operator, out_index: i32) -> Result<OpSpec> {
+    let in_index = Converter::input(op, 0)?;
+    let dtype = match cx.tensor(in_index)?.dtype {
+        TensorType::Float32 => DType::Float32,
+        TensorType::Int8 => DType::Int8,
+        other => bail!(
+            "input type {} is not supported (float32 or int8)",
+            other.name()
+        ),
+    };
+    let input = cx.activation(in_index, dtype)?;
+    let output = cx.activation(out_index, DType::Int8)?;
+    ensure!(
+        shape(cx, input) == shape(cx, output),
+        "input and output shapes differ"
+    );
+    Ok(OpSpec::Quantize { input, output })
+}
+
+/// DEQUANTIZE: int8 → float32.
+fn dequantize(cx: &mut Converter<'_, '_>, op: &Operator, out_index: i32) -> Result<OpSpec> {
+    let input = cx.activation(Converter::input(op, 0)?, DType::Int8)?;
+    let output = cx.activation(out_index, DType::Float32)?;
+    ensure!(
+        shape(cx, input) == shape(cx, output),
+        "input and output shapes differ"
+    );
+    Ok(OpSpec::Dequantize { input, output })
 }
 
 fn shape(cx: &Converter<'_, '_>, id: TensorId) -> Vec<usize> {
