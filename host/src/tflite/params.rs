@@ -22,6 +22,7 @@ macro_rules! words {
 
 /// Appends the op described by `spec` to the graph.
 pub fn append(graph: &mut Graph, spec: &OpSpec) -> Result<()> {
+    check_copy_quantization(graph, spec)?;
     match spec {
         OpSpec::Conv2d {
             input,
@@ -376,6 +377,36 @@ fn activation(f: Fused) -> Activation {
         Fused::Relu => Activation::Relu,
         Fused::Relu6 => Activation::Relu6,
     }
+}
+
+/// TFLM moves int8 values unchanged through CONCATENATION, pooling, PAD,
+/// the resizes and RESHAPE (the converter gives input and output one
+/// quantization); mote's kernels assume the same, so a file where they
+/// differ is refused here rather than computed differently.
+fn check_copy_quantization(graph: &Graph, spec: &OpSpec) -> Result<()> {
+    let (inputs, output): (&[TensorId], TensorId) = match spec {
+        OpSpec::Concatenation { inputs, output, .. } => (inputs, *output),
+        OpSpec::MaxPool2d { input, output, .. }
+        | OpSpec::AveragePool2d { input, output, .. }
+        | OpSpec::Pad { input, output, .. }
+        | OpSpec::ResizeNearestNeighbor { input, output, .. }
+        | OpSpec::ResizeBilinear { input, output, .. }
+        | OpSpec::Reshape { input, output } => (std::slice::from_ref(input), *output),
+        _ => return Ok(()),
+    };
+    let out = &graph.tensors[output];
+    for &i in inputs {
+        let t = &graph.tensors[i];
+        ensure!(
+            t.quant == out.quant,
+            "input {:?} is quantized {:?} but output {:?} {:?}; this op copies int8 values, so they must agree",
+            t.name,
+            t.quant,
+            out.name,
+            out.quant
+        );
+    }
+    Ok(())
 }
 
 /// A graph tensor's shape extended to 4-D.

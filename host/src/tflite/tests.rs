@@ -197,3 +197,44 @@ fn truncated_and_corrupted_files_are_errors() {
         let _ = super::import(&b);
     }
 }
+
+#[test]
+fn pool_with_requantization_is_rejected() {
+    let mut output = Tensor::act(&[1, 2, 2, 1]);
+    output.scales = vec![0.2];
+    let options = T::default()
+        .with(0, F::I8(1)) // VALID
+        .with(1, F::I32(2))
+        .with(2, F::I32(2))
+        .with(3, F::I32(2))
+        .with(4, F::I32(2));
+    let bytes = model(
+        vec![Tensor::act(&[1, 4, 4, 1]), output],
+        vec![Op {
+            code: op::MAX_POOL_2D,
+            version: 2,
+            inputs: vec![0],
+            outputs: vec![1],
+            options: Some((5, options)),
+        }],
+        vec![0],
+        vec![1],
+    );
+    let e = import_error(&bytes);
+    assert!(e.contains("MAX_POOL_2D") && e.contains("must agree"), "{e}");
+}
+
+#[test]
+fn hand_built_conv_imports_with_kernel_params() {
+    let g = super::import(&conv_model(ConvCase::default())).unwrap();
+    assert_eq!(g.ops.len(), 1);
+    let conv = &g.ops[0];
+    assert_eq!(conv.code, crate::graph::OpCode::Conv2d);
+    // data, filter, bias, multipliers, shifts
+    assert_eq!(conv.inputs.len(), 5);
+    let shifts = &g.tensors[conv.inputs[4]];
+    assert_eq!(shifts.shape, vec![3]);
+    // stride 1, dilation 1, SAME 3x3 padding 1, input offset 0, output offset 0.
+    assert_eq!(&conv.params[..6], &[1, 1, 1, 1, 1, 1]);
+    assert_eq!(&conv.params[6..8], &[0, 0]);
+}
