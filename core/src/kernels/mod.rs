@@ -461,6 +461,8 @@ pub(crate) fn clamp_i8(v: i32, lo: i32, hi: i32) -> i8 {
 }
 
 #[cfg(test)]
+mod robustness;
+#[cfg(test)]
 pub(crate) mod testutil;
 
 #[cfg(test)]
