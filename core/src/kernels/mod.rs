@@ -436,7 +436,6 @@ impl<'a> Words<'a> {
     }
 
     /// The next word as a boolean (0 or 1).
-    #[allow(dead_code)] // used by ops with flags
     pub(crate) fn flag(&mut self) -> Result<bool, KernelError> {
         Ok(self.int(0, 1)? == 1)
     }
