@@ -549,6 +549,16 @@ impl<'a> Model<'a> {
         self.tensor(self.output_index(k)?)
     }
 
+    /// Every graph input's tensor, in order.
+    pub fn inputs(&self) -> impl Iterator<Item = TensorInfo> + '_ {
+        (0..self.input_count()).filter_map(|k| self.input(k).ok())
+    }
+
+    /// Every graph output's tensor, in order.
+    pub fn outputs(&self) -> impl Iterator<Item = TensorInfo> + '_ {
+        (0..self.output_count()).filter_map(|k| self.output(k).ok())
+    }
+
     /// Op `k`'s record, with its counts and pool ranges checked.
     pub fn op(&self, k: u16) -> Result<OpInfo> {
         let err = |error| Error::Op { index: k, error };
