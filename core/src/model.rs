@@ -301,7 +301,7 @@ impl<'a> Model<'a> {
             let written = if first == 0 {
                 (0..self.input_count).any(|k| self.io_tensor_index(false, k) == Ok(i))
             } else {
-                let op = self.op(first - 1)?;
+                let op = self.op(first.saturating_sub(1))?;
                 (0..op.outputs)
                     .any(|o| self.op_tensor_index(&op, op.inputs.saturating_add(o)) == Ok(i))
             };
@@ -572,19 +572,19 @@ impl<'a> Model<'a> {
             Section::OpTable,
         )?;
         let s = Section::OpTable;
-        let raw = u16_at(self.bytes, at + of::CODE, s)?;
+        let raw = u16_at(self.bytes, at.saturating_add(of::CODE), s)?;
         let code = OpCode::from_code(raw).ok_or(err(OpError::Code(raw)))?;
-        let inputs = u8_at(self.bytes, at + of::INPUTS, s)?;
-        let outputs = u8_at(self.bytes, at + of::OUTPUTS, s)?;
+        let inputs = u8_at(self.bytes, at.saturating_add(of::INPUTS), s)?;
+        let outputs = u8_at(self.bytes, at.saturating_add(of::OUTPUTS), s)?;
         if usize::from(inputs) > limits::MAX_OP_INPUTS
             || usize::from(outputs) > limits::MAX_OP_OUTPUTS
             || outputs == 0
         {
             return Err(err(OpError::Arity));
         }
-        let index = u32_at(self.bytes, at + of::INDEX, s)?;
-        let word_index = u32_at(self.bytes, at + of::WORD_INDEX, s)?;
-        let word_count = u32_at(self.bytes, at + of::WORD_COUNT, s)?;
+        let index = u32_at(self.bytes, at.saturating_add(of::INDEX), s)?;
+        let word_index = u32_at(self.bytes, at.saturating_add(of::WORD_INDEX), s)?;
+        let word_count = u32_at(self.bytes, at.saturating_add(of::WORD_COUNT), s)?;
         let io = u32::from(inputs) + u32::from(outputs);
         let io_end = index.checked_add(io).ok_or(err(OpError::Bounds))?;
         let word_end = word_index
