@@ -668,3 +668,71 @@ impl<'a> Model<'a> {
         Ok(words)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::layout::{HEADER_LEN, MAGIC, PREFIX_LEN, VERSION};
+    use crate::format::Shape;
+
+    /// A prefix-and-directory-only blob with a valid CRC: structurally
+    /// complete but describing no graph.
+    fn empty_blob() -> [u8; HEADER_LEN] {
+        let mut b = [0u8; HEADER_LEN];
+        b[..4].copy_from_slice(&MAGIC);
+        b[4..6].copy_from_slice(&VERSION.to_le_bytes());
+        b[8..12].copy_from_slice(&((HEADER_LEN - PREFIX_LEN) as u32).to_le_bytes());
+        b[20..24].copy_from_slice(&16u32.to_le_bytes()); // arena alignment
+        for off in [32, 36, 40, 48, 56, 64] {
+            b[off..off + 4].copy_from_slice(&(HEADER_LEN as u32).to_le_bytes());
+        }
+        let crc = crc32(&b[PREFIX_LEN..]);
+        b[12..16].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn header_errors_are_typed() {
+        assert_eq!(
+            Model::parse(&[]).err(),
+            Some(Error::Truncated { needed: 16, len: 0 })
+        );
+        let good = empty_blob();
+        // No inputs: the graph I/O check is what rejects it.
+        assert_eq!(
+            Model::parse(&good).err(),
+            Some(Error::GraphIo {
+                output: false,
+                index: 0
+            })
+        );
+        let mut b = good;
+        b[0] = b'X';
+        assert_eq!(Model::parse(&b).err(), Some(Error::Magic));
+        let mut b = good;
+        b[4] = 2;
+        assert_eq!(Model::parse(&b).err(), Some(Error::Version(2)));
+        let mut b = good;
+        b[6] = 1;
+        assert_eq!(Model::parse(&b).err(), Some(Error::Flags(1)));
+        let mut b = good;
+        b[40] ^= 0xFF;
+        assert!(matches!(Model::parse(&b), Err(Error::Crc { .. })));
+        assert!(matches!(
+            Model::parse(&good[..79]),
+            Err(Error::Truncated {
+                needed: 80,
+                len: 79
+            })
+        ));
+    }
+
+    #[test]
+    fn shapes_extend_to_nhwc() {
+        let s = Shape::new(&[5, 7]).unwrap();
+        assert_eq!(s.nhwc(), [1, 1, 5, 7]);
+        assert_eq!(s.elements(), Some(35));
+        assert_eq!(Shape::new(&[]).unwrap().elements(), Some(1));
+        assert!(Shape::new(&[1, 2, 3, 4, 5]).is_none());
+    }
+}
