@@ -301,7 +301,7 @@ impl<'a> Model<'a> {
             let written = if first == 0 {
                 (0..self.input_count).any(|k| self.io_tensor_index(false, k) == Ok(i))
             } else {
-                let op = self.op(first - 1)?;
+                let op = self.op(first.saturating_sub(1))?;
                 (0..op.outputs)
                     .any(|o| self.op_tensor_index(&op, op.inputs.saturating_add(o)) == Ok(i))
             };
@@ -549,6 +549,16 @@ impl<'a> Model<'a> {
         self.tensor(self.output_index(k)?)
     }
 
+    /// Every graph input's tensor, in order.
+    pub fn inputs(&self) -> impl Iterator<Item = TensorInfo> + '_ {
+        (0..self.input_count()).filter_map(|k| self.input(k).ok())
+    }
+
+    /// Every graph output's tensor, in order.
+    pub fn outputs(&self) -> impl Iterator<Item = TensorInfo> + '_ {
+        (0..self.output_count()).filter_map(|k| self.output(k).ok())
+    }
+
     /// Op `k`'s record, with its counts and pool ranges checked.
     pub fn op(&self, k: u16) -> Result<OpInfo> {
         let err = |error| Error::Op { index: k, error };
@@ -562,19 +572,19 @@ impl<'a> Model<'a> {
             Section::OpTable,
         )?;
         let s = Section::OpTable;
-        let raw = u16_at(self.bytes, at + of::CODE, s)?;
+        let raw = u16_at(self.bytes, at.saturating_add(of::CODE), s)?;
         let code = OpCode::from_code(raw).ok_or(err(OpError::Code(raw)))?;
-        let inputs = u8_at(self.bytes, at + of::INPUTS, s)?;
-        let outputs = u8_at(self.bytes, at + of::OUTPUTS, s)?;
+        let inputs = u8_at(self.bytes, at.saturating_add(of::INPUTS), s)?;
+        let outputs = u8_at(self.bytes, at.saturating_add(of::OUTPUTS), s)?;
         if usize::from(inputs) > limits::MAX_OP_INPUTS
             || usize::from(outputs) > limits::MAX_OP_OUTPUTS
             || outputs == 0
         {
             return Err(err(OpError::Arity));
         }
-        let index = u32_at(self.bytes, at + of::INDEX, s)?;
-        let word_index = u32_at(self.bytes, at + of::WORD_INDEX, s)?;
-        let word_count = u32_at(self.bytes, at + of::WORD_COUNT, s)?;
+        let index = u32_at(self.bytes, at.saturating_add(of::INDEX), s)?;
+        let word_index = u32_at(self.bytes, at.saturating_add(of::WORD_INDEX), s)?;
+        let word_count = u32_at(self.bytes, at.saturating_add(of::WORD_COUNT), s)?;
         let io = u32::from(inputs) + u32::from(outputs);
         let io_end = index.checked_add(io).ok_or(err(OpError::Bounds))?;
         let word_end = word_index
@@ -656,5 +666,73 @@ impl<'a> Model<'a> {
             *w = i32_at(chunk, 0, Section::WordPool)?;
         }
         Ok(words)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::layout::{HEADER_LEN, MAGIC, PREFIX_LEN, VERSION};
+    use crate::format::Shape;
+
+    /// A prefix-and-directory-only blob with a valid CRC: structurally
+    /// complete but describing no graph.
+    fn empty_blob() -> [u8; HEADER_LEN] {
+        let mut b = [0u8; HEADER_LEN];
+        b[..4].copy_from_slice(&MAGIC);
+        b[4..6].copy_from_slice(&VERSION.to_le_bytes());
+        b[8..12].copy_from_slice(&((HEADER_LEN - PREFIX_LEN) as u32).to_le_bytes());
+        b[20..24].copy_from_slice(&16u32.to_le_bytes()); // arena alignment
+        for off in [32, 36, 40, 48, 56, 64] {
+            b[off..off + 4].copy_from_slice(&(HEADER_LEN as u32).to_le_bytes());
+        }
+        let crc = crc32(&b[PREFIX_LEN..]);
+        b[12..16].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn header_errors_are_typed() {
+        assert_eq!(
+            Model::parse(&[]).err(),
+            Some(Error::Truncated { needed: 16, len: 0 })
+        );
+        let good = empty_blob();
+        // No inputs: the graph I/O check is what rejects it.
+        assert_eq!(
+            Model::parse(&good).err(),
+            Some(Error::GraphIo {
+                output: false,
+                index: 0
+            })
+        );
+        let mut b = good;
+        b[0] = b'X';
+        assert_eq!(Model::parse(&b).err(), Some(Error::Magic));
+        let mut b = good;
+        b[4] = 2;
+        assert_eq!(Model::parse(&b).err(), Some(Error::Version(2)));
+        let mut b = good;
+        b[6] = 1;
+        assert_eq!(Model::parse(&b).err(), Some(Error::Flags(1)));
+        let mut b = good;
+        b[40] ^= 0xFF;
+        assert!(matches!(Model::parse(&b), Err(Error::Crc { .. })));
+        assert!(matches!(
+            Model::parse(&good[..79]),
+            Err(Error::Truncated {
+                needed: 80,
+                len: 79
+            })
+        ));
+    }
+
+    #[test]
+    fn shapes_extend_to_nhwc() {
+        let s = Shape::new(&[5, 7]).unwrap();
+        assert_eq!(s.nhwc(), [1, 1, 5, 7]);
+        assert_eq!(s.elements(), Some(35));
+        assert_eq!(Shape::new(&[]).unwrap().elements(), Some(1));
+        assert!(Shape::new(&[1, 2, 3, 4, 5]).is_none());
     }
 }

@@ -142,3 +142,19 @@ pub fn align_arena(buf: &mut [u8], align: usize) -> &mut [u8] {
     let len = buf.len();
     buf.get_mut(skip.min(len)..).unwrap_or(&mut [])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::align_arena;
+
+    #[test]
+    fn align_arena_skips_to_an_aligned_start() {
+        let mut buf = [0u8; 100];
+        for offset in 0..20 {
+            let a = align_arena(&mut buf[offset..], 16);
+            assert_eq!(a.as_ptr() as usize % 16, 0);
+            assert!(a.len() + 15 >= 100 - offset);
+        }
+        assert!(align_arena(&mut buf[1..3], 64).len() <= 2);
+    }
+}

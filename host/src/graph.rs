@@ -313,3 +313,57 @@ impl Graph {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q() -> Quantization {
+        Quantization::PerTensor {
+            scale: 0.1,
+            zero_point: 0,
+        }
+    }
+
+    #[test]
+    fn check_finds_order_and_shape_mistakes() {
+        let mut g = Graph::new();
+        let x = g.add_activation("x", &[1, 4], DType::Int8, q());
+        let y = g.add_activation("y", &[4], DType::Int8, q());
+        let z = g.add_activation("z", &[4], DType::Int8, q());
+        g.inputs = vec![x];
+        g.outputs = vec![z];
+        // z is read before anything writes it.
+        g.add_op(OpCode::Reshape, &[z], &[y], vec![]);
+        g.add_op(OpCode::Reshape, &[y], &[z], vec![]);
+        let e = g.check().unwrap_err().to_string();
+        assert!(e.contains("before it is written"), "{e}");
+        // Fixed order, but y written twice.
+        g.ops[0].inputs = vec![x];
+        g.ops[1].outputs = vec![y];
+        let e = g.check().unwrap_err().to_string();
+        assert!(e.contains("written twice"), "{e}");
+        g.ops[1].outputs = vec![z];
+        g.check().unwrap();
+        // A constant whose bytes do not match its shape.
+        g.add_constant("c", &[3], DType::Int32, Quantization::None, vec![0; 11]);
+        let e = g.check().unwrap_err().to_string();
+        assert!(e.contains("11 data bytes"), "{e}");
+    }
+
+    #[test]
+    fn prune_drops_unreferenced_tensors_and_renumbers() {
+        let mut g = Graph::new();
+        let _unused = g.add_activation("unused", &[2], DType::Int8, q());
+        let x = g.add_activation("x", &[4], DType::Int8, q());
+        let y = g.add_activation("y", &[4], DType::Int8, q());
+        g.add_op(OpCode::Reshape, &[x], &[y], vec![]);
+        g.inputs = vec![x];
+        g.outputs = vec![y];
+        assert_eq!(g.prune(), vec![None, Some(0), Some(1)]);
+        assert_eq!(g.ops[0].inputs, vec![0]);
+        assert_eq!(g.ops[0].outputs, vec![1]);
+        assert_eq!((g.inputs.clone(), g.outputs.clone()), (vec![0], vec![1]));
+        g.check().unwrap();
+    }
+}

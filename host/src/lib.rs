@@ -13,3 +13,4 @@ pub mod npy;
 pub mod plan;
 pub mod sample;
 pub mod sim;
+pub mod tflite;

@@ -2,7 +2,7 @@
 //! file imported on the fly.
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 
 use crate::blob;
 use crate::graph::Graph;
@@ -43,15 +43,9 @@ pub fn load(path: &Path) -> Result<ModelFile> {
 }
 
 /// The `.tflite` importer hook: `inspect`, `infer` (and `import`) reach the
-/// importer only through this function.
-///
-/// LEAD: when the `tflite` branch is merged, replace the body with
-/// `crate::tflite::import(bytes)` (that branch's `host/src/tflite/mod.rs`).
+/// importer through this function.
 pub fn import_tflite(bytes: &[u8]) -> Result<Graph> {
-    let _ = bytes;
-    Err(anyhow!(
-        "this build has no .tflite importer yet (host/src/model_file.rs::import_tflite)"
-    ))
+    crate::tflite::import(bytes)
 }
 
 /// TFLM's arena figures for a model, from the oracle's sidecar

@@ -75,6 +75,43 @@ fn reshape_source(graph: &Graph, tensor: TensorId) -> Option<TensorId> {
     (!s.is_constant() && s.byte_len() == graph.tensors[tensor].byte_len()).then_some(src)
 }
 
+/// A buffer's `(size, first, last)`: bytes and the time steps it is alive.
+type Span = (usize, u16, u16);
+
+/// A sort key giving a placement order.
+type OrderKey = fn(&Span) -> (i64, i64);
+
+/// First-fit placement of `(size, first, last)` buffers in `order`: each at
+/// the lowest aligned offset free of every already-placed buffer alive at
+/// the same time. Returns the arena size and each buffer's offset.
+fn place(spans: &[Span], order: &[usize]) -> (usize, Vec<usize>) {
+    let mut offsets: Vec<Option<usize>> = vec![None; spans.len()];
+    let mut arena_size = 0;
+    for &b in order {
+        let (size, first, last) = spans[b];
+        let mut busy: Vec<(usize, usize)> = spans
+            .iter()
+            .zip(&offsets)
+            .filter(|((_, f, l), _)| *f <= last && first <= *l)
+            .filter_map(|((s, _, _), off)| off.map(|o| (o, o + s)))
+            .collect();
+        busy.sort_unstable();
+        let mut offset = 0;
+        for (start, end) in busy {
+            if offset + size <= start {
+                break;
+            }
+            offset = offset.max(align_up(end));
+        }
+        offsets[b] = Some(offset);
+        arena_size = arena_size.max(offset + size);
+    }
+    (
+        arena_size,
+        offsets.into_iter().map(|o| o.unwrap_or(0)).collect(),
+    )
+}
+
 fn align_up(x: usize) -> usize {
     x.div_ceil(ARENA_ALIGN) * ARENA_ALIGN
 }
@@ -129,26 +166,36 @@ pub fn plan(graph: &Graph) -> Result<Plan> {
         buffer_of[id] = Some(b);
     }
 
-    let mut order: Vec<usize> = (0..buffers.len()).collect();
-    order.sort_by_key(|&b| (std::cmp::Reverse(buffers[b].size), buffers[b].first));
-    let mut arena_size = 0;
-    for &b in &order {
-        let (first, last, size) = (buffers[b].first, buffers[b].last, buffers[b].size);
-        let mut busy: Vec<(usize, usize)> = buffers
-            .iter()
-            .filter(|o| o.first <= last && first <= o.last)
-            .filter_map(|o| o.offset.map(|off| (off, off + o.size)))
-            .collect();
-        busy.sort_unstable();
-        let mut offset = 0;
-        for (start, end) in busy {
-            if offset + size <= start {
-                break;
-            }
-            offset = offset.max(align_up(end));
+    // Greedy first-fit placement depends on the order buffers are placed
+    // in, and no single order wins on every graph (largest-first can strand
+    // a small long-lived buffer above the big ones). Try a few classic
+    // orders and keep the smallest arena; ties keep the earlier order.
+    let spans: Vec<Span> = buffers.iter().map(|b| (b.size, b.first, b.last)).collect();
+    let orders: [OrderKey; 3] = [
+        // Largest first, then earliest.
+        |&(size, first, _)| (-(size as i64), i64::from(first)),
+        // In order of first use (linear scan), larger first on ties.
+        |&(size, first, _)| (i64::from(first), -(size as i64)),
+        // Largest size x lifetime first.
+        |&(size, first, last)| {
+            (
+                -((size as i64) * (i64::from(last - first) + 1)),
+                i64::from(first),
+            )
+        },
+    ];
+    let mut best: Option<(usize, Vec<usize>)> = None;
+    for key in orders {
+        let mut order: Vec<usize> = (0..spans.len()).collect();
+        order.sort_by_key(|&b| key(&spans[b]));
+        let (size, offsets) = place(&spans, &order);
+        if best.as_ref().is_none_or(|(s, _)| size < *s) {
+            best = Some((size, offsets));
         }
-        buffers[b].offset = Some(offset);
-        arena_size = arena_size.max(offset + size);
+    }
+    let (arena_size, placed) = best.unwrap_or((0, Vec::new()));
+    for (b, off) in buffers.iter_mut().zip(placed) {
+        b.offset = Some(off);
     }
 
     let offsets = (0..n)

@@ -192,3 +192,28 @@ fn parse_work_is_bounded_on_long_alias_chains() {
     assert!(elapsed.as_secs() < 10, "parsing took {elapsed:?}");
     eprintln!("two 1001-tensor parses: {elapsed:?}");
 }
+
+#[test]
+fn arena_size_hint_reads_the_header() {
+    let bytes = blob::export(&reshape_chain()).unwrap();
+    let model = Model::parse(&bytes).unwrap();
+    assert_eq!(
+        mote_core::format::arena_size_hint(&bytes),
+        model.arena_size()
+    );
+    assert_eq!(mote_core::format::arena_size_hint(&bytes[..10]), 0);
+    const FAKE: [u8; 80] = {
+        let mut b = [0u8; 80];
+        b[0] = b'M';
+        b[1] = b'O';
+        b[2] = b'T';
+        b[3] = b'E';
+        b[16] = 0x34;
+        b[17] = 0x12;
+        b
+    };
+    // Usable in const context, e.g. to size a static array.
+    const SIZE: usize = mote_core::format::arena_size_hint(&FAKE);
+    let arena = [0u8; SIZE];
+    assert_eq!(arena.len(), 0x1234);
+}

@@ -141,7 +141,9 @@ impl CycleCounter for Ticks {
     }
 }
 
-fn check_model(g: &Graph, seed: u64) {
+/// Runs `g` through blob + session and compares with [`reference`];
+/// returns (total MACs, arena bytes).
+fn check_model(g: &Graph, seed: u64) -> (u64, usize) {
     let bytes = blob::export(g).unwrap();
     let model = Model::parse(&bytes).unwrap();
     let mut rng = sample::Rng::new(seed);
@@ -208,13 +210,14 @@ fn check_model(g: &Graph, seed: u64) {
     for (k, &o) in g.outputs.iter().enumerate() {
         assert_eq!(s.output(k).unwrap(), &want[o][..]);
     }
+    (total_macs, model.arena_size())
 }
 
 #[test]
 fn sample_models_match_direct_kernel_calls() {
     for (name, g) in sample::all().unwrap() {
-        eprintln!("{name}");
-        check_model(&g, 7);
+        let (macs, _) = check_model(&g, 7);
+        assert!(macs > 0, "{name}");
     }
 }
 
@@ -233,5 +236,111 @@ fn planner_shares_memory() {
         model.arena_size() < sum,
         "arena {} vs sum {sum}",
         model.arena_size()
+    );
+}
+
+/// Random graphs of CONCATENATION, ADD and in-place RESHAPE over earlier
+/// tensors (so many tensors stay alive across many ops): the planner's
+/// arena must be accepted by the parser and, run through the session, give
+/// every output exactly as separate buffers do. An unsound plan shows up as
+/// clobbered values.
+#[test]
+fn random_graphs_plan_soundly() {
+    use mote_core::kernels::{add as add_k, concatenation as cat_k, Activation, Quant};
+    use mote_host::graph::{DType, Quantization};
+    let q = Quantization::PerTensor {
+        scale: 0.05,
+        zero_point: -3,
+    };
+    let kq = Quant::new(0.05, -3);
+    let add_words = {
+        let p = add_k::prepare(Activation::None, kq, kq, kq).unwrap();
+        let mut w = Vec::new();
+        p.encode(&mut |x| w.push(x));
+        w
+    };
+    let cat_words = {
+        let p = cat_k::prepare(3, 4, true).unwrap();
+        let mut w = Vec::new();
+        p.encode(&mut |x| w.push(x));
+        w
+    };
+    let (mut total_ops, mut total_arena, mut total_bytes) = (0, 0, 0);
+    for seed in 0..40u64 {
+        let mut rng = sample::Rng::new(seed);
+        let mut g = Graph::new();
+        let c0 = 1 + rng.range(0, 5) as usize;
+        let x = g.add_activation("x", &[1, 3, 3, c0], DType::Int8, q.clone());
+        let mut acts = vec![x];
+        let n_ops = 4 + rng.range(0, 16) as usize;
+        for k in 0..n_ops {
+            let pick = |rng: &mut sample::Rng, acts: &[usize]| {
+                acts[rng.range(0, acts.len() as i32 - 1) as usize]
+            };
+            match rng.range(0, 2) {
+                0 => {
+                    let n = 1 + rng.range(0, 2) as usize;
+                    let ins: Vec<usize> = (0..n).map(|_| pick(&mut rng, &acts)).collect();
+                    let c: usize = ins.iter().map(|&i| g.tensors[i].shape[3]).sum();
+                    if c > 40 {
+                        continue;
+                    }
+                    let o =
+                        g.add_activation(format!("cat{k}"), &[1, 3, 3, c], DType::Int8, q.clone());
+                    g.add_op(OpCode::Concatenation, &ins, &[o], cat_words.clone());
+                    acts.push(o);
+                }
+                1 => {
+                    let a = pick(&mut rng, &acts);
+                    let same: Vec<usize> = acts
+                        .iter()
+                        .copied()
+                        .filter(|&t| g.tensors[t].shape == g.tensors[a].shape)
+                        .collect();
+                    let b = pick(&mut rng, &same);
+                    let shape = g.tensors[a].shape.clone();
+                    let o = g.add_activation(format!("add{k}"), &shape, DType::Int8, q.clone());
+                    g.add_op(OpCode::Add, &[a, b], &[o], add_words.clone());
+                    acts.push(o);
+                }
+                _ => {
+                    let a = pick(&mut rng, &acts);
+                    let shape = g.tensors[a].shape.clone();
+                    let o = g.add_activation(format!("reshape{k}"), &shape, DType::Int8, q.clone());
+                    g.add_op(OpCode::Reshape, &[a], &[o], vec![]);
+                    acts.push(o);
+                }
+            }
+        }
+        if g.ops.is_empty() {
+            continue;
+        }
+        total_ops += g.ops.len();
+        let last = *acts.last().unwrap();
+        let mut outputs = vec![last];
+        for _ in 0..rng.range(0, 2) {
+            let t = acts[rng.range(1, acts.len() as i32 - 1).max(1) as usize];
+            if t != x && !outputs.contains(&t) {
+                outputs.push(t);
+            }
+        }
+        g.inputs = vec![x];
+        g.outputs = outputs;
+        // Tensors nobody reads or writes (skipped ops) are pruned first.
+        g.prune();
+        let (_, arena) = check_model(&g, seed);
+        total_arena += arena;
+        total_bytes += g
+            .tensors
+            .iter()
+            .filter(|t| !t.is_constant())
+            .map(|t| t.byte_len())
+            .sum::<usize>();
+    }
+    assert!(total_ops > 200, "only {total_ops} ops generated");
+    // The plans really share memory (else the test proves little).
+    assert!(
+        total_arena * 10 < total_bytes * 9,
+        "arena {total_arena} vs tensors {total_bytes}"
     );
 }

@@ -139,21 +139,26 @@ pub fn run(args: Args) -> Result<()> {
     );
     match tflm {
         Some(t) => {
-            let detail = match (t.head_bytes, t.tail_bytes) {
-                (Some(h), Some(p)) => format!(" (head/activations {h} + tail/persistent {p})"),
-                _ => String::new(),
-            };
-            let verdict = if (model.arena_size() as u64) <= t.total_bytes {
-                "mote needs no more"
-            } else {
-                "MOTE NEEDS MORE"
+            let mote = model.arena_size() as u64;
+            let verdict = |tflm: u64| {
+                if mote <= tflm {
+                    "mote needs no more"
+                } else {
+                    "MOTE NEEDS MORE"
+                }
             };
             println!(
-                "arena: mote {} bytes vs TFLM {} bytes{detail} [{verdict}] (from {})",
-                model.arena_size(),
+                "arena: mote {mote} bytes vs TFLM {} bytes total [{}] (from {})",
                 t.total_bytes,
+                verdict(t.total_bytes),
                 t.sidecar.display()
             );
+            if let (Some(head), Some(tail)) = (t.head_bytes, t.tail_bytes) {
+                println!(
+                    "       TFLM head (planned activations) {head} bytes [{}], tail (persistent) {tail} bytes",
+                    verdict(head)
+                );
+            }
         }
         None => println!(
             "arena: mote {} bytes (no TFLM sidecar found)",

@@ -1,6 +1,7 @@
 //! One module per subcommand; this file only lists them.
 use clap::{Parser, Subcommand};
 
+mod import;
 mod infer;
 mod inspect;
 mod sim;
@@ -18,6 +19,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Convert an int8 `.tflite` model into a mote blob.
+    Import(import::Args),
     /// Build the firmware and run it on a simulated board (QEMU).
     Sim(sim::Args),
     /// Show a model's ops, tensors, MACs, weights and arena (vs TFLM's).
@@ -29,6 +32,7 @@ enum Command {
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
+            Command::Import(args) => import::run(args),
             Command::Sim(args) => sim::run(args),
             Command::Inspect(args) => inspect::run(args),
             Command::Infer(args) => infer::run(args),

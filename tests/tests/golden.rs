@@ -1,0 +1,382 @@
+//! Golden vectors: every model in `tests/golden` (made by
+//! `tests/oracle/make_goldens.py` with TFLM's reference kernels) is imported
+//! from its `.tflite`, written as a blob, parsed by `mote-core` and run; every
+//! output must equal TFLM's byte for byte, and so must every intermediate
+//! tensor of the models that come with a tensor dump.
+//!
+//! A missing or unreadable golden set fails the tests (nothing is skipped).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::{anyhow, ensure, Context, Result};
+use mote_core::{align_arena, profile::NoCounter, Model, Session};
+use mote_host::npy::{Array as Npy, Dtype};
+use mote_host::{blob, plan, tflite};
+use mote_tests::repo_root;
+use serde_json::Value;
+
+fn golden_dir() -> PathBuf {
+    repo_root().join("tests").join("golden")
+}
+
+struct Case {
+    input: String,
+    outputs: Vec<String>,
+}
+
+struct Golden {
+    name: String,
+    tflite: String,
+    cases: Vec<Case>,
+    tensors_dir: Option<String>,
+    tflm_arena_total: usize,
+    tflm_arena_head: usize,
+}
+
+fn str_field<'v>(v: &'v Value, key: &str) -> Result<&'v str> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("MANIFEST entry has no string {key:?}"))
+}
+
+fn usize_field(v: &Value, key: &str) -> Result<usize> {
+    v.get(key)
+        .and_then(Value::as_u64)
+        .map(|n| n as usize)
+        .ok_or_else(|| anyhow!("MANIFEST entry has no number {key:?}"))
+}
+
+/// The golden models listed in `MANIFEST.json`.
+fn manifest() -> Vec<Golden> {
+    let load = || -> Result<Vec<Golden>> {
+        let path = golden_dir().join("MANIFEST.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let json: Value = serde_json::from_str(&text)?;
+        let models = json
+            .get("models")
+            .and_then(Value::as_array)
+            .ok_or_else(|| anyhow!("MANIFEST has no models"))?;
+        let mut out = Vec::new();
+        for m in models {
+            let cases = m
+                .get("cases")
+                .and_then(Value::as_array)
+                .ok_or_else(|| anyhow!("model has no cases"))?
+                .iter()
+                .map(|c| {
+                    Ok(Case {
+                        input: str_field(c, "input")?.to_owned(),
+                        outputs: c
+                            .get("outputs")
+                            .and_then(Value::as_array)
+                            .ok_or_else(|| anyhow!("case has no outputs"))?
+                            .iter()
+                            .map(|o| {
+                                o.as_str()
+                                    .map(str::to_owned)
+                                    .ok_or_else(|| anyhow!("output"))
+                            })
+                            .collect::<Result<_>>()?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            out.push(Golden {
+                name: str_field(m, "name")?.to_owned(),
+                tflite: str_field(m, "tflite")?.to_owned(),
+                cases,
+                tensors_dir: m
+                    .get("tensors_dir")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                tflm_arena_total: usize_field(m, "tflm_arena_total_bytes")?,
+                tflm_arena_head: usize_field(m, "tflm_arena_head_bytes")?,
+            });
+        }
+        ensure!(!out.is_empty(), "MANIFEST lists no models");
+        Ok(out)
+    };
+    match load() {
+        Ok(g) => g,
+        Err(e) => panic!("golden set unusable: {e:#}"),
+    }
+}
+
+/// A golden model imported and written as a blob.
+struct Compiled {
+    imported: tflite::Imported,
+    blob: Vec<u8>,
+    arena_size: usize,
+}
+
+fn compile(g: &Golden) -> Result<Compiled> {
+    let bytes = std::fs::read(golden_dir().join(&g.tflite))?;
+    let imported = tflite::import_mapped(&bytes).context("import")?;
+    let arena_size = plan::plan(&imported.graph)?.arena_size;
+    let blob = blob::export(&imported.graph).context("blob")?;
+    Ok(Compiled {
+        imported,
+        blob,
+        arena_size,
+    })
+}
+
+/// Runs `blob` on one input; `on_op` sees each op's output (blob tensor
+/// index, bytes) right after the op ran. Returns the graph outputs.
+fn run(blob: &[u8], input: &[u8], mut on_op: impl FnMut(u16, &[u8])) -> Result<Vec<Vec<u8>>> {
+    let model = Model::parse(blob).map_err(|e| anyhow!("parse: {e:?}"))?;
+    let mut buf = vec![0u8; model.arena_size() + model.arena_align()];
+    let arena = align_arena(&mut buf, model.arena_align());
+    let mut session = Session::new(&model, arena).map_err(|e| anyhow!("session: {e:?}"))?;
+    session
+        .set_input(0, input)
+        .map_err(|e| anyhow!("input: {e:?}"))?;
+    session
+        .run_profiled(&mut NoCounter, |r| on_op(r.output_index, r.output))
+        .map_err(|e| anyhow!("run: {e:?}"))?;
+    (0..model.output_count())
+        .map(|k| {
+            session
+                .output(k)
+                .map(<[u8]>::to_vec)
+                .map_err(|e| anyhow!("output {k}: {e:?}"))
+        })
+        .collect()
+}
+
+/// `None` when equal, else where and how the bytes first differ.
+fn first_mismatch(got: &[u8], want: &Npy) -> Option<String> {
+    if got == want.data.as_slice() {
+        return None;
+    }
+    if got.len() != want.data.len() {
+        return Some(format!("{} bytes, TFLM has {}", got.len(), want.data.len()));
+    }
+    let elem = want.dtype.size();
+    let differing = got
+        .chunks(elem)
+        .zip(want.data.chunks(elem))
+        .filter(|(a, b)| a != b)
+        .count();
+    let (i, (a, b)) = got
+        .chunks(elem)
+        .zip(want.data.chunks(elem))
+        .enumerate()
+        .find(|(_, (a, b))| a != b)?;
+    let show = |c: &[u8]| match want.dtype {
+        Dtype::I8 => format!("{}", c[0] as i8),
+        Dtype::F32 => format!("{}", f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        Dtype::I32 => format!("{}", i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+    };
+    Some(format!(
+        "first mismatch at element {i} of {:?}: mote {} vs TFLM {} ({differing} of {} elements differ)",
+        want.shape,
+        show(a),
+        show(b),
+        got.len() / elem
+    ))
+}
+
+#[test]
+fn golden_outputs_match_tflm_bit_for_bit() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for g in manifest() {
+        let compiled = match compile(&g) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{}: {e:#}", g.name));
+                continue;
+            }
+        };
+        for case in &g.cases {
+            let result = (|| -> Result<()> {
+                let input = Npy::read(&golden_dir().join(&case.input))?;
+                let outputs = run(&compiled.blob, &input.data, |_, _| {})?;
+                ensure!(
+                    outputs.len() == case.outputs.len(),
+                    "{} outputs, TFLM has {}",
+                    outputs.len(),
+                    case.outputs.len()
+                );
+                for (j, (got, file)) in outputs.iter().zip(&case.outputs).enumerate() {
+                    let want = Npy::read(&golden_dir().join(file))?;
+                    if let Some(m) = first_mismatch(got, &want) {
+                        anyhow::bail!("output {j}: {m}");
+                    }
+                    checked += 1;
+                }
+                Ok(())
+            })();
+            if let Err(e) = result {
+                failures.push(format!("{} {}: {e:#}", g.name, case.input));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} golden cases failed ({checked} outputs matched):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked > 0, "no golden output was checked");
+}
+
+#[test]
+fn golden_intermediate_tensors_match_tflm() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    let mut models = 0;
+    for g in manifest() {
+        let Some(dir) = &g.tensors_dir else {
+            continue;
+        };
+        models += 1;
+        let result = (|| -> Result<()> {
+            let compiled = compile(&g)?;
+            let dir = golden_dir().join(dir);
+            let index: Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join("tensors.json"))?)?;
+            let entries = index
+                .get("tensors")
+                .and_then(Value::as_array)
+                .ok_or_else(|| anyhow!("tensors.json has no tensors"))?;
+            // One dump per input ("runs"); older dumps only have input0 here.
+            let runs: Vec<(String, PathBuf)> = match index.get("runs").and_then(Value::as_array) {
+                Some(runs) => runs
+                    .iter()
+                    .map(|r| {
+                        Ok((
+                            str_field(r, "input")?.to_owned(),
+                            dir.join(str_field(r, "dir")?),
+                        ))
+                    })
+                    .collect::<Result<_>>()?,
+                None => vec![(str_field(&index, "input")?.to_owned(), dir.clone())],
+            };
+            for (input_file, run_dir) in runs {
+                let input = Npy::read(&golden_dir().join(&input_file))?;
+                let mut seen: HashMap<u16, Vec<u8>> = HashMap::new();
+                run(&compiled.blob, &input.data, |t, bytes| {
+                    seen.insert(t, bytes.to_vec());
+                })?;
+                for e in entries {
+                    if e.get("role").and_then(Value::as_str) == Some("input") {
+                        continue;
+                    }
+                    let idx = usize_field(e, "index")?;
+                    let want = Npy::read(&run_dir.join(str_field(e, "file")?))?;
+                    let id = compiled
+                        .imported
+                        .tensor_ids
+                        .get(idx)
+                        .copied()
+                        .flatten()
+                        .ok_or_else(|| anyhow!("TFLite tensor {idx} has no mote tensor"))?;
+                    let got = seen
+                        .get(&u16::try_from(id)?)
+                        .ok_or_else(|| anyhow!("no op wrote tensor {idx} (mote {id})"))?;
+                    if let Some(m) = first_mismatch(got, &want) {
+                        let producer = e.get("producer_op").cloned().unwrap_or(Value::Null);
+                        failures.push(format!(
+                            "{} {input_file}: tensor {idx} {:?} (op #{producer}): {m}",
+                            g.name,
+                            str_field(e, "name").unwrap_or("?")
+                        ));
+                    } else {
+                        checked += 1;
+                    }
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            failures.push(format!("{}: {e:#}", g.name));
+        }
+    }
+    assert!(models > 0, "no golden model has a tensor dump");
+    assert!(
+        failures.is_empty(),
+        "{} intermediate tensors differ ({checked} matched):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked > 0, "no intermediate tensor was checked");
+}
+
+/// mote's planned arena is never larger than what TFLM plans for the same
+/// model: its non-persistent ("head") area, activations plus scratch, which
+/// is what mote's arena holds (TFLM's total adds its persistent structs).
+#[test]
+fn mote_arena_is_not_larger_than_tflm() {
+    let mut report = Vec::new();
+    let mut over = Vec::new();
+    for g in manifest() {
+        let compiled = compile(&g).unwrap_or_else(|e| panic!("{}: {e:#}", g.name));
+        report.push(format!(
+            "{}: mote {} B, TFLM head {} B, TFLM total {} B",
+            g.name, compiled.arena_size, g.tflm_arena_head, g.tflm_arena_total
+        ));
+        if compiled.arena_size > g.tflm_arena_head {
+            over.push(g.name.clone());
+        }
+    }
+    println!("{}", report.join("\n"));
+    assert!(
+        over.is_empty(),
+        "mote needs more arena than TFLM for {over:?}:\n{}",
+        report.join("\n")
+    );
+}
+
+/// Truncated or corrupted golden `.tflite` files never panic the importer;
+/// a truncated file either fails or (when only bytes the importer does not
+/// read were cut) gives exactly the same graph.
+#[test]
+fn damaged_golden_tflite_files_never_panic() {
+    for g in manifest() {
+        let bytes = std::fs::read(golden_dir().join(&g.tflite)).unwrap();
+        let full = tflite::import(&bytes).unwrap_or_else(|e| panic!("{}: {e:#}", g.name));
+        let step = (bytes.len() / 300).max(1);
+        let mut errors = 0;
+        for len in (0..bytes.len()).step_by(step) {
+            match tflite::import(&bytes[..len]) {
+                Err(_) => errors += 1,
+                Ok(graph) => assert!(
+                    graph == full,
+                    "{}: a {len}-byte prefix imports as a different graph",
+                    g.name
+                ),
+            }
+        }
+        assert!(errors > 0, "{}: no truncation was rejected", g.name);
+        let mut state = 0x2545_F491u32 ^ bytes.len() as u32;
+        for _ in 0..300 {
+            let mut b = bytes.clone();
+            for _ in 0..8 {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                let i = state as usize % b.len();
+                b[i] = (state >> 11) as u8;
+            }
+            let _ = tflite::import(&b);
+        }
+    }
+}
+
+/// The comparison itself: equal bytes pass, a difference is located.
+#[test]
+fn mismatch_report_names_the_first_differing_element() {
+    let want = Npy::from_i8(&[1, 4], &[1, -2, 3, 4]);
+    assert_eq!(first_mismatch(&[1, 254, 3, 4], &want), None);
+    let m = first_mismatch(&[1, 254, 3, 5], &want).unwrap();
+    assert!(
+        m.contains("element 3") && m.contains("mote 5 vs TFLM 4"),
+        "{m}"
+    );
+    assert!(first_mismatch(&[1, 254, 3], &want)
+        .unwrap()
+        .contains("3 bytes"));
+}
