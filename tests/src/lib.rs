@@ -1,5 +1,6 @@
 //! Helpers shared by the workspace-level tests in `tests/tests/`.
 pub mod corrupt;
+pub mod golden;
 
 use std::{path::PathBuf, sync::OnceLock};
 

@@ -9,118 +9,12 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use anyhow::{anyhow, ensure, Context, Result};
+use anyhow::{anyhow, ensure, Result};
 use mote_core::{align_arena, profile::NoCounter, Model, Session};
 use mote_host::npy::{Array as Npy, Dtype};
-use mote_host::{blob, plan, tflite};
-use mote_tests::repo_root;
+use mote_host::tflite;
+use mote_tests::golden::{compile, golden_dir, manifest, str_field, usize_field};
 use serde_json::Value;
-
-fn golden_dir() -> PathBuf {
-    repo_root().join("tests").join("golden")
-}
-
-struct Case {
-    input: String,
-    outputs: Vec<String>,
-}
-
-struct Golden {
-    name: String,
-    tflite: String,
-    cases: Vec<Case>,
-    tensors_dir: Option<String>,
-    tflm_arena_total: usize,
-    tflm_arena_head: usize,
-}
-
-fn str_field<'v>(v: &'v Value, key: &str) -> Result<&'v str> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| anyhow!("MANIFEST entry has no string {key:?}"))
-}
-
-fn usize_field(v: &Value, key: &str) -> Result<usize> {
-    v.get(key)
-        .and_then(Value::as_u64)
-        .map(|n| n as usize)
-        .ok_or_else(|| anyhow!("MANIFEST entry has no number {key:?}"))
-}
-
-/// The golden models listed in `MANIFEST.json`.
-fn manifest() -> Vec<Golden> {
-    let load = || -> Result<Vec<Golden>> {
-        let path = golden_dir().join("MANIFEST.json");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let json: Value = serde_json::from_str(&text)?;
-        let models = json
-            .get("models")
-            .and_then(Value::as_array)
-            .ok_or_else(|| anyhow!("MANIFEST has no models"))?;
-        let mut out = Vec::new();
-        for m in models {
-            let cases = m
-                .get("cases")
-                .and_then(Value::as_array)
-                .ok_or_else(|| anyhow!("model has no cases"))?
-                .iter()
-                .map(|c| {
-                    Ok(Case {
-                        input: str_field(c, "input")?.to_owned(),
-                        outputs: c
-                            .get("outputs")
-                            .and_then(Value::as_array)
-                            .ok_or_else(|| anyhow!("case has no outputs"))?
-                            .iter()
-                            .map(|o| {
-                                o.as_str()
-                                    .map(str::to_owned)
-                                    .ok_or_else(|| anyhow!("output"))
-                            })
-                            .collect::<Result<_>>()?,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            out.push(Golden {
-                name: str_field(m, "name")?.to_owned(),
-                tflite: str_field(m, "tflite")?.to_owned(),
-                cases,
-                tensors_dir: m
-                    .get("tensors_dir")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                tflm_arena_total: usize_field(m, "tflm_arena_total_bytes")?,
-                tflm_arena_head: usize_field(m, "tflm_arena_head_bytes")?,
-            });
-        }
-        ensure!(!out.is_empty(), "MANIFEST lists no models");
-        Ok(out)
-    };
-    match load() {
-        Ok(g) => g,
-        Err(e) => panic!("golden set unusable: {e:#}"),
-    }
-}
-
-/// A golden model imported and written as a blob.
-struct Compiled {
-    imported: tflite::Imported,
-    blob: Vec<u8>,
-    arena_size: usize,
-}
-
-fn compile(g: &Golden) -> Result<Compiled> {
-    let bytes = std::fs::read(golden_dir().join(&g.tflite))?;
-    let imported = tflite::import_mapped(&bytes).context("import")?;
-    let arena_size = plan::plan(&imported.graph)?.arena_size;
-    let blob = blob::export(&imported.graph).context("blob")?;
-    Ok(Compiled {
-        imported,
-        blob,
-        arena_size,
-    })
-}
 
 /// Runs `blob` on one input; `on_op` sees each op's output (blob tensor
 /// index, bytes) right after the op ran. Returns the graph outputs.
