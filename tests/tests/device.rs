@@ -36,7 +36,7 @@ fn every_golden_model_gives_the_host_bytes_on_both_boards() {
                 &elf,
                 board,
                 &compiled.blob,
-                &[input.data.clone()],
+                std::slice::from_ref(&input.data),
                 model.output_count(),
                 None,
             )
@@ -90,8 +90,15 @@ fn a_corrupt_blob_is_rejected_at_boot() {
     let (mut blob, input, _) = encdec();
     let last = blob.len() - 1;
     blob[last] ^= 0x40; // breaks the CRC
-    let run =
-        sim::run_model(&elf, SimBoard::CortexM4, &blob, &[input.clone()], 2, None).expect("sim");
+    let run = sim::run_model(
+        &elf,
+        SimBoard::CortexM4,
+        &blob,
+        std::slice::from_ref(&input),
+        2,
+        None,
+    )
+    .expect("sim");
     assert_eq!(run.sim.status, EXIT_MODEL, "{}", run.sim.log);
     assert!(run.sim.log.contains("model rejected"), "{}", run.sim.log);
 
@@ -108,7 +115,7 @@ fn an_arena_too_small_is_refused() {
         &elf,
         SimBoard::CortexM4,
         &blob,
-        &[input.clone()],
+        std::slice::from_ref(&input),
         2,
         Some(arena - 1),
     )
