@@ -460,7 +460,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(160))]
+        #![proptest_config(ProptestConfig::with_cases(600))]
         #[test]
         fn matches_reference(c in case()) {
             prop_assert_eq!(run(&c).unwrap(), reference(&c));

@@ -281,7 +281,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(200))]
+        #![proptest_config(ProptestConfig::with_cases(500))]
         #[test]
         fn matches_reference(c in case()) {
             let input = Shape4::new(1, 1, c.batches, c.accum);

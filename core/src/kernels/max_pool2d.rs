@@ -51,7 +51,7 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(200))]
+        #![proptest_config(ProptestConfig::with_cases(400))]
         #[test]
         fn matches_reference(
             dims in (1usize..=2, 1usize..=9, 1usize..=9, 1usize..=5),

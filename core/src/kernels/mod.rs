@@ -436,7 +436,6 @@ impl<'a> Words<'a> {
     }
 
     /// The next word as a boolean (0 or 1).
-    #[allow(dead_code)] // used by ops with flags
     pub(crate) fn flag(&mut self) -> Result<bool, KernelError> {
         Ok(self.int(0, 1)? == 1)
     }
@@ -460,6 +459,8 @@ pub(crate) fn clamp_i8(v: i32, lo: i32, hi: i32) -> i8 {
     v.clamp(lo, hi).clamp(-128, 127) as i8
 }
 
+#[cfg(test)]
+mod robustness;
 #[cfg(test)]
 pub(crate) mod testutil;
 

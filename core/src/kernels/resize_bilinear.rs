@@ -194,6 +194,41 @@ mod tests {
         }
     }
 
+    /// TFLite's published expectations for `ResizeBilinearInteger`, 2x2 to
+    /// 4x6 (its `TestResizeBilinearHalfPixelCenters_2x2to4x6` test data).
+    #[test]
+    fn tflite_2x2_to_4x6_expectations() {
+        let input = [127i8, -128, 64, 0];
+        let (si, so) = (Shape4::new(1, 2, 2, 1), Shape4::new(1, 4, 6, 1));
+        let mut out = [3i8; 24];
+        eval(
+            &prepare(false, false).unwrap(),
+            View::new(si, &input),
+            ViewMut::new(so, &mut out),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            [
+                127, 42, -43, -128, -128, -128, 96, 42, -11, -64, -64, -64, 64, 43, 21, 0, 0, 0,
+                64, 43, 21, 0, 0, 0
+            ]
+        );
+        eval(
+            &prepare(false, true).unwrap(),
+            View::new(si, &input),
+            ViewMut::new(so, &mut out),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            [
+                127, 127, 42, -43, -128, -128, 111, 111, 42, -27, -96, -96, 80, 80, 43, 5, -32,
+                -32, 64, 64, 43, 21, 0, 0
+            ]
+        );
+    }
+
     #[test]
     fn known_values() {
         // 1x2 -> 1x4, plain: scale_10 = 512; x = 0, .5, 1, 1.5 (clamped).
