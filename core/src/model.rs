@@ -128,7 +128,7 @@ impl<'a> Model<'a> {
             graph_io: r32(dir::GRAPH_IO)?,
         };
         if r32(dir::RESERVED)? != 0 {
-            return Err(Error::Flags(0));
+            return Err(Error::Reserved);
         }
         let align = m.arena_align;
         if !align.is_power_of_two()

@@ -7,7 +7,7 @@
 //! everything that needs floating point (multipliers, shifts) has been
 //! computed on the host by the kernels' prepare constructors before a graph
 //! exists. Per-channel multipliers and shifts are int32 constant tensors that
-//! the op lists among its inputs (see `core/FORMAT-OPS.md` for each op's
+//! the op lists among its inputs (see `core/FORMAT.md` §4 for each op's
 //! input order).
 use anyhow::{bail, ensure, Result};
 pub use mote_core::format::{DType, OpCode};
@@ -84,7 +84,8 @@ impl Tensor {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Op {
     pub code: OpCode,
-    /// Input tensors in the kernel's order (see `core/FORMAT-OPS.md`).
+    /// Input tensors in the order of `core/FORMAT.md` §4 (e.g. CONV_2D: data,
+    /// filter, bias, multiplier, shift).
     pub inputs: Vec<TensorId>,
     /// Output tensors (every supported op has exactly one).
     pub outputs: Vec<TensorId>,
