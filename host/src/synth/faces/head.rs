@@ -287,7 +287,13 @@ pub fn light(s: &Scene, albedo: V3, n: V3, ao: f32, shadow: f32) -> (V3, f32) {
 /// Shade the head into the canvas. `shadow` is the glasses' cast-shadow
 /// occupancy per pixel. Returns, per pixel, whether the pixel is visible
 /// face skin and how much the cast shadow darkened it (0..1).
-pub fn shade(c: &mut Canvas, s: &Scene, surf: &[Surface], shadow: &[f32]) -> (Vec<bool>, Vec<f32>) {
+pub fn shade(
+    c: &mut Canvas,
+    s: &Scene,
+    surf: &[Surface],
+    shadow: &[f32],
+    apply_shadow: bool,
+) -> (Vec<bool>, Vec<f32>) {
     let n = s.size;
     let mut skin = vec![false; n * n];
     let mut dark = vec![0.0f32; n * n];
@@ -322,7 +328,10 @@ pub fn shade(c: &mut Canvas, s: &Scene, surf: &[Surface], shadow: &[f32]) -> (Ve
             let nh = (sf.n + dn).norm();
             let ncam = s.rot.apply(nh);
             let occ = shadow.get(i).copied().unwrap_or(0.0);
-            let (col, d) = light(s, albedo, ncam, ao, occ);
+            let (mut col, d) = light(s, albedo, ncam, ao, occ);
+            if !apply_shadow {
+                col = light(s, albedo, ncam, ao, 0.0).0;
+            }
             c.blend(i, col, sf.cov);
             if sf.cov >= 0.5 && sf.hair_front < 0.5 {
                 skin[i] = true;

@@ -37,6 +37,9 @@ pub struct FaceSample {
     pub mask: GrayImage,
     /// Frame style, or `None` for a face without glasses.
     pub glasses: Option<Style>,
+    /// Per pixel: visible face skin (head surface not covered by hair),
+    /// the only place a shadow label may appear.
+    pub skin: Vec<bool>,
 }
 
 impl FaceSample {
@@ -52,8 +55,26 @@ impl FaceSample {
     }
 }
 
+/// Switches for ablations and tests; the data set uses the defaults.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Darken the skin under the glasses' cast shadow (labels are unchanged).
+    pub cast_shadow: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { cast_shadow: true }
+    }
+}
+
 /// Render portrait `index` of the data set with `seed`, `size` x `size` pixels.
 pub fn render(seed: u64, index: u64, size: u32) -> FaceSample {
+    render_with(seed, index, size, Options::default())
+}
+
+/// [`render`] with explicit options.
+pub fn render_with(seed: u64, index: u64, size: u32, opts: Options) -> FaceSample {
     let n = size.max(8) as usize;
     let mut rng = Rng::for_item(seed, STREAM, index);
     let s = scene::Scene::sample(&mut rng.fork(), n);
@@ -72,7 +93,8 @@ pub fn render(seed: u64, index: u64, size: u32) -> FaceSample {
         Some(f) => eyewear::shadow(&s, f, &surf),
         None => vec![0.0; n * n],
     };
-    let (skin, dark) = head::shade(&mut canvas, &s, &surf, &shadow);
+    // Labels always come from the shadow geometry, whether drawn or not.
+    let (skin, dark) = head::shade(&mut canvas, &s, &surf, &shadow, opts.cast_shadow);
     let cover = match &s.glasses {
         Some(f) => eyewear::draw(&mut canvas, &s, f, &surf),
         None => vec![0.0; n * n],
@@ -94,5 +116,6 @@ pub fn render(seed: u64, index: u64, size: u32) -> FaceSample {
         image,
         mask,
         glasses: s.glasses.as_ref().map(|f| f.style),
+        skin,
     }
 }
