@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use super::math::{clamp01, v3, V3};
 use super::raster::{blur_canvas, Canvas};
-use super::rng::{hash2, Rng};
+use super::rng::{hash2u, Rng};
 
 /// One draw of camera settings.
 #[derive(Clone, Debug)]
@@ -78,20 +78,19 @@ impl Effects {
             }
         }
         let mut bytes: Vec<f32> = c.to_srgb8().into_iter().map(|b| b as f32).collect();
-        // Sensor noise: luma-heavy, a little chroma; approximately Gaussian.
+        // Sensor noise: luma-heavy, a little chroma. Each hash gives two
+        // 16-bit uniforms whose sum is a cheap bell-shaped sample.
+        let bell = |h: u32| {
+            let (a, b) = ((h & 0xffff) as f32, (h >> 16) as f32);
+            (a + b) * (1.0 / 65536.0) - 1.0
+        };
         for (i, px) in bytes.chunks_exact_mut(3).enumerate() {
             let (x, y) = ((i % w) as i32, (i / w) as i32);
-            let g = |k: u32| {
-                (hash2(self.noise_seed.wrapping_add(k), x, y)
-                    + hash2(self.noise_seed.wrapping_add(k + 11), x, y)
-                    + hash2(self.noise_seed.wrapping_add(k + 23), x, y)
-                    - 1.5)
-                    * 2.0
-            };
-            let luma = g(0) * self.noise;
+            let luma = bell(hash2u(self.noise_seed, x, y)) * self.noise * 1.7;
             for (k, ch) in px.iter_mut().enumerate() {
+                let chroma = bell(hash2u(self.noise_seed.wrapping_add(1 + k as u32), x, y));
                 let shot = 0.5 + 0.5 * (*ch / 255.0);
-                *ch += (luma + g(31 + k as u32) * self.noise * 0.35) * shot;
+                *ch += (luma + chroma * self.noise * 0.6) * shot;
             }
         }
         if let Some(q) = self.jpeg {

@@ -135,11 +135,17 @@ pub fn coverage(sd_px: f32) -> f32 {
     clamp01(0.5 - sd_px)
 }
 
+/// Floor to an integer without a libm call (exact for |x| < 2^31).
+#[inline]
+pub fn ifloor(x: f32) -> i32 {
+    let i = x as i32;
+    i - ((x < i as f32) as i32)
+}
+
 /// Smooth 2D value noise in `[0, 1)`.
 pub fn value_noise(seed: u32, x: f32, y: f32) -> f32 {
-    let xf = x.floor();
-    let yf = y.floor();
-    let (ix, iy) = (xf as i32, yf as i32);
+    let (ix, iy) = (ifloor(x), ifloor(y));
+    let (xf, yf) = (ix as f32, iy as f32);
     let (fx, fy) = (x - xf, y - yf);
     let (sx, sy) = (fx * fx * (3.0 - 2.0 * fx), fy * fy * (3.0 - 2.0 * fy));
     let a = hash2(seed, ix, iy);

@@ -241,16 +241,20 @@ fn box_pass(
     line_step: usize,
 ) {
     let norm = 1.0 / (2 * r + 1) as f32;
+    let last = n - 1;
     for l in 0..lines {
         let base = l * line_step;
-        let at = |i: isize| src[base + (i.clamp(0, n as isize - 1) as usize) * step];
-        let mut acc = 0.0;
-        for i in -(r as isize)..=(r as isize) {
-            acc += at(i);
+        let at = |i: usize| src[base + i * step];
+        // Window sum at position 0 with the left edge clamped.
+        let mut acc = at(0) * r as f32;
+        for i in 0..=r {
+            acc += at(i.min(last));
         }
-        for i in 0..n as isize {
-            dst[base + i as usize * step] = acc * norm;
-            acc += at(i + r as isize + 1) - at(i - r as isize);
+        for i in 0..n {
+            dst[base + i * step] = acc * norm;
+            let add = (i + r + 1).min(last);
+            let sub = i.saturating_sub(r);
+            acc += at(add) - at(sub);
         }
     }
 }

@@ -94,6 +94,12 @@ impl Rng {
 
 /// Stateless hash of integer coordinates to `[0, 1)`: the basis of value noise.
 pub fn hash2(seed: u32, x: i32, y: i32) -> f32 {
+    (hash2u(seed, x, y) >> 8) as f32 * (1.0 / (1u32 << 24) as f32)
+}
+
+/// Stateless 32-bit hash of integer coordinates.
+#[inline]
+pub fn hash2u(seed: u32, x: i32, y: i32) -> u32 {
     let mut h = seed
         .wrapping_mul(0x27d4_eb2d)
         .wrapping_add((x as u32).wrapping_mul(0x85eb_ca6b))
@@ -103,7 +109,7 @@ pub fn hash2(seed: u32, x: i32, y: i32) -> f32 {
     h ^= h >> 12;
     h = h.wrapping_mul(0x297a_2d39);
     h ^= h >> 15;
-    (h >> 8) as f32 * (1.0 / (1u32 << 24) as f32)
+    h
 }
 
 #[cfg(test)]

@@ -94,8 +94,31 @@ impl Light {
 
     /// Fraction of haze over an object at distance `d` (m).
     pub fn haze_at(&self, d: f32) -> f32 {
-        1.0 - libm::expf(-d / self.visibility)
+        // exp(-x) from a table with linear interpolation: this runs per
+        // ground pixel, and the table keeps it exact across machines too.
+        let x = (d / self.visibility).max(0.0) * (HAZE_LUT_N as f32 / HAZE_LUT_MAX);
+        let i = x as usize;
+        let t = haze_lut();
+        if i + 1 >= HAZE_LUT_N {
+            return 1.0 - t[HAZE_LUT_N - 1];
+        }
+        let f = x - i as f32;
+        1.0 - (t[i] + (t[i + 1] - t[i]) * f)
     }
+}
+
+const HAZE_LUT_N: usize = 512;
+const HAZE_LUT_MAX: f32 = 8.0;
+
+fn haze_lut() -> &'static [f32; HAZE_LUT_N] {
+    static T: std::sync::OnceLock<[f32; HAZE_LUT_N]> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut t = [0.0f32; HAZE_LUT_N];
+        for (i, v) in t.iter_mut().enumerate() {
+            *v = libm::expf(-(i as f32) * HAZE_LUT_MAX / HAZE_LUT_N as f32);
+        }
+        t
+    })
 }
 
 /// One annotated head: image point (pixels, origin at the top-left corner of

@@ -23,7 +23,7 @@ pub fn background(c: &mut Canvas, rng: &mut Rng) {
         for x in 0..w {
             let (u, v) = (x as f32 / w as f32, y as f32 / h as f32);
             let t = clamp01(v + gdir * (u - 0.5));
-            let n = fbm(seed, u * 3.0, v * 3.0, 3);
+            let n = fbm(seed, u * 3.0, v * 3.0, 2);
             c.px[y * w + x] = mix3(base, base2, t) * (level * (0.8 + 0.4 * n));
         }
     }
@@ -69,7 +69,7 @@ pub fn background(c: &mut Canvas, rng: &mut Rng) {
                     if (y as f32) < horizon {
                         c.px[i] = mix3(sky, sky * 0.8, v);
                     }
-                    let f = fbm(seed2, u * 5.0, v * 5.0, 3);
+                    let f = fbm(seed2, u * 5.0, v * 5.0, 2);
                     let leaf = smoothstep(0.45, 0.55, f + 0.25 * (v - 0.5));
                     let shade = 0.6 + 0.8 * value_noise(seed2 ^ 9, u * 14.0, v * 14.0);
                     c.blend(i, green * shade, leaf);
@@ -130,7 +130,7 @@ pub fn body(c: &mut Canvas, s: &Scene) {
     let (w, h) = (c.w, c.h);
     let lit = |n: V3| clamp01(n.dot(s.light)) * 0.8 + 0.2;
     // Shoulders do not follow the head's yaw and roll fully.
-    let (nx, ny, _) = s.project(v3(0.0, -1.75, -0.3));
+    let (nx, ny, _) = s.project(v3(0.0, -1.4, -0.3));
     let bx = s.tx + (nx - s.tx) * 0.4;
     let sh_y = ny;
     let sw = s.scale * 2.5;
@@ -161,10 +161,10 @@ pub fn body(c: &mut Canvas, s: &Scene) {
     let (ax, ay, _) = s.project(v3(0.0, -0.8, -0.25));
     let top = (ax, ay);
     let bot = (bx, sh_y + s.scale * 0.5);
-    let r = s.scale * s.skull.axes.x * 0.58;
+    let r = s.scale * s.skull.axes.x * 0.62;
     capsule(w, h, top, bot, r, 0.3, |i, cov, t, side| {
         let n = v3(side, 0.0, (1.0 - side * side).max(0.0).sqrt());
-        let shade = lit(n) * (0.55 + 0.25 * t);
+        let shade = lit(n) * (0.35 + 0.5 * smoothstep(0.0, 0.6, t));
         let col = s.skin.cmul(s.key * shade + s.ambient * 0.8);
         c.blend(i, col, cov);
     });
@@ -180,16 +180,13 @@ pub fn body(c: &mut Canvas, s: &Scene) {
         (bx + sw * 0.9, h as f32 + 2.0),
         (bx - sw * 0.9, h as f32 + 2.0),
     ];
-    let _ = mix3;
     polygon(w, h, &pts, 0.4, |i, cov| {
         let p = c.px[i];
         // Keep the shoulder shading already there, just recolour the neck area.
         let (x, y) = ((i % w) as f32, (i / w) as f32);
         let folds = fbm(seed, x * 0.08, y * 0.05, 3);
         let q = s.clothes.cmul(s.key * 0.6 + s.ambient) * (0.45 + 0.4 * folds);
-        let inside_shoulder = (p.x + p.y + p.z) > 0.0;
-        if inside_shoulder {
-            c.blend(i, q, cov);
-        }
+        let _ = p;
+        c.blend(i, q, cov);
     });
 }

@@ -81,7 +81,7 @@ pub fn cast(s: &Scene) -> Vec<Surface> {
         for x in 0..n {
             let cx = (x as f32 + 0.5 - s.tx) / s.scale;
             let cy = -(y as f32 + 0.5 - s.ty) / s.scale;
-            if cx * cx + cy * cy > 4.0 {
+            if cx * cx + cy * cy > 2.4 {
                 continue;
             }
             let o = rt.apply(v3(cx, cy, FAR));
@@ -156,6 +156,13 @@ fn face_albedo(s: &Scene, p: V3) -> (V3, V3, f32) {
         let (b, _, _) = bump(p.x - sx * 0.45, p.y + 0.3, 0.25, 0.2);
         col = mix3(col, v3(col.x * 1.08, col.y * 0.9, col.z * 0.9), b * 0.6);
     }
+    // Cheekbones catch light; the hollows below them less.
+    for sx in [-1.0f32, 1.0] {
+        let (_, gx, gy) = bump(p.x - sx * 0.5, p.y + 0.12, 0.3, 0.22);
+        dn = dn + v3(gx, gy, 0.0) * 0.04;
+        let (hb, _, _) = bump(p.x - sx * 0.45, p.y + 0.5, 0.2, 0.2);
+        ao *= 1.0 - 0.08 * hb;
+    }
     // Beard / stubble on the lower face.
     if s.beard > 0.0 && p.y < -0.35 {
         let m = smoothstep(-0.4, -0.75, p.y)
@@ -193,7 +200,7 @@ fn face_albedo(s: &Scene, p: V3) -> (V3, V3, f32) {
             let (ix, iy) = (lx - s.gaze.0 * side, ly - s.gaze.1);
             let ir = s.eye_h * 1.05;
             let rd = (ix * ix + iy * iy).sqrt();
-            let mut eye = v3(0.62, 0.6, 0.58) * (0.75 + 0.25 * (1.0 - t.abs()));
+            let mut eye = v3(0.5, 0.48, 0.46) * (0.7 + 0.3 * (1.0 - t.abs()));
             let iris_cov = clamp01(0.5 - (rd - ir) * px);
             let fleck = 0.7 + 0.5 * value_noise(seed ^ 0x45, ix * 80.0, iy * 80.0);
             eye = mix3(eye, s.iris * fleck, iris_cov);
@@ -268,7 +275,10 @@ pub fn light(s: &Scene, albedo: V3, n: V3, ao: f32, shadow: f32) -> (V3, f32) {
     let wrap = clamp01((ndl + 0.25) / 1.25);
     let sky = 0.6 + 0.4 * n.y;
     let direct = wrap * (1.0 - shadow);
-    let lit = s.key * direct + s.ambient * (sky * ao);
+    // Surfaces turning away from the camera get darker (self-occlusion and
+    // less light reaching grazing skin), which rounds the head off.
+    let edge = 0.55 + 0.45 * (n.z * 1.6).clamp(0.0, 1.0);
+    let lit = (s.key * direct + s.ambient * (sky * ao)) * edge;
     // Soft skin sheen toward the half vector.
     let hv = (s.light + v3(0.0, 0.0, 1.0)).norm();
     let mut sp = clamp01(n.dot(hv));

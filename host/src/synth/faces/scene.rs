@@ -134,7 +134,7 @@ impl Scene {
         };
         let hair_shell = Ellipsoid {
             c: v3(0.0, 0.06 * puff, -0.04),
-            axes: v3(a * puff, b * (puff * 0.5 + 0.5) + 0.02, c * puff),
+            axes: v3(a * (puff * 1.04), b * (puff * 0.5 + 0.5) + 0.02, c * puff),
         };
         let (hair_front, hair_side) = match hair_style {
             HairStyle::Bald => (2.0, 2.0),
@@ -147,11 +147,11 @@ impl Scene {
         let yaw = rng.range(-0.6, 0.6);
         let pitch = rng.range(-0.3, 0.25);
         let roll = rng.range(-0.25, 0.25);
-        let scale = sz * rng.range(0.2, 0.28);
+        let scale = sz * rng.range(0.23, 0.31);
         let tx = sz * (0.5 + rng.range(-0.07, 0.07));
-        let ty = sz * (0.46 + rng.range(-0.06, 0.06));
+        let ty = sz * (0.45 + rng.range(-0.05, 0.05));
         let skin = skin_tone(rng);
-        let lip = v3(skin.x * 0.8, skin.y * 0.45, skin.z * 0.5);
+        let lip = v3(skin.x * 0.72, skin.y * 0.38, skin.z * 0.42);
         let hair = hair_color(rng);
         let eye_y = rng.range(0.0, 0.1);
         let eye_x = rng.range(0.36, 0.42) * a;
@@ -166,7 +166,7 @@ impl Scene {
         let warmth = rng.range(-1.0, 1.0);
         let key_i = rng.range(0.7, 1.5);
         let key = v3(1.0 + 0.12 * warmth, 1.0, 1.0 - 0.15 * warmth) * key_i;
-        let amb_i = rng.range(0.12, 0.4);
+        let amb_i = rng.range(0.1, 0.35);
         let ambient = v3(1.0 - 0.08 * warmth, 1.0, 1.0 + 0.1 * warmth) * amb_i;
         let clothes = *rng.pick(&[
             lin(30, 30, 35),
@@ -222,8 +222,8 @@ impl Scene {
             },
             eye_x,
             eye_y,
-            eye_w: rng.range(0.15, 0.19),
-            eye_h: rng.range(0.055, 0.08),
+            eye_w: rng.range(0.16, 0.2),
+            eye_h: rng.range(0.06, 0.085),
             iris: *rng.pick(&[
                 lin(60, 35, 20),
                 lin(35, 22, 15),
