@@ -97,30 +97,26 @@ pub fn back_hair(c: &mut Canvas, s: &Scene) {
     };
     let (hx, hy, _) = s.project(v3(0.0, 0.1, -0.3));
     let half = s.scale * s.hair_shell.axes.x * 1.02;
-    let bottom = hy + s.scale * len;
-    let pts = [
-        (hx - half, hy),
-        (hx + half, hy),
-        (hx + half * 1.15, bottom),
-        (hx - half * 1.15, bottom),
-    ];
+    let ry = s.scale * (0.55 * len + 0.9);
+    let cy = hy + ry - s.scale * 1.05;
     let seed = s.noise_seed ^ 0xabc;
-    polygon(w, h, &pts, 1.5, |i, cov| {
-        let (x, y) = ((i % w) as f32, (i / w) as f32);
-        let strand = value_noise(seed, x * 0.9, y * 0.08);
-        let shade = 0.45 + 0.35 * strand;
-        c.blend(i, s.hair * shade, cov);
-    });
+    let key = s.key * 0.6 + s.ambient;
     ellipse(
         w,
         h,
-        (hx, hy),
-        half,
-        half * 1.1,
+        (hx, cy),
+        half * 1.08,
+        ry,
         (1.0, 0.0),
-        1.0,
-        |i, cov, _, _| {
-            c.blend(i, s.hair * 0.45, cov);
+        0.8,
+        |i, cov, u, v| {
+            let (x, y) = ((i % w) as f32, (i / w) as f32);
+            // Frayed ends at the bottom and sides, vertical strands inside.
+            let fray = value_noise(seed ^ 1, x * 0.7, y * 0.15);
+            let edge = clamp01((1.0 - (u * u + v * v).sqrt()) * 6.0 + fray - 0.5);
+            let strand = value_noise(seed, x * 0.9, y * 0.08);
+            let shade = (0.35 + 0.35 * strand) * (0.7 + 0.3 * (1.0 - u.abs()));
+            c.blend(i, s.hair.cmul(key) * shade, cov * edge);
         },
     );
 }

@@ -3,8 +3,8 @@
 //! Both use the same frame geometry: for the image each frame point is
 //! rotated by the head pose and projected; for the shadow each point is first
 //! moved along the light direction until it meets the head surface (skull or
-//! jaw ellipsoid), then projected. The distance travelled widens the penumbra.
-use super::head::{hit, Surface};
+//! tapered head surface), then projected. The distance travelled widens the penumbra.
+use super::head::{head_hit, Surface};
 use super::scene::Scene;
 use crate::synth::glasses::Frame;
 use crate::synth::math::{clamp01, smoothstep, v3, V3};
@@ -12,14 +12,10 @@ use crate::synth::raster::{capsule, polygon, Canvas};
 
 /// Where a frame point's shadow lands: image position, and distance travelled.
 fn shadow_point(s: &Scene, surf: &[Surface], p: V3, l: V3) -> Option<(f32, f32, f32)> {
-    let mut best: Option<f32> = None;
-    for e in [&s.skull, &s.jaw] {
-        let (t0, _, r) = hit(e, p, -l);
-        if r < 1.0 && t0 > 0.0 && best.is_none_or(|b| t0 < b) {
-            best = Some(t0);
-        }
+    let (t, r, _, _, _) = head_hit(s, p, -l);
+    if !(r < 1.0 && t > 0.0) {
+        return None;
     }
-    let t = best?;
     let q = p - l * t;
     let (x, y, depth) = s.project(q);
     // Visible from the camera? Compare with the head's own depth there.

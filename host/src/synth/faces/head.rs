@@ -54,6 +54,44 @@ fn normal(e: &Ellipsoid, p: V3) -> V3 {
     .norm()
 }
 
+/// Width factor of the head at height `y`: 1 at the cheekbones, narrowing
+/// toward the chin.
+fn taper(s: &Scene, y: f32) -> f32 {
+    1.0 - s.taper * smoothstep(0.1, -1.0, y / s.chin)
+}
+
+/// Ray hit of the head: an ellipsoid whose half-width shrinks toward the chin
+/// and whose lower half is taller. The width depends on the hit height, so
+/// the hit is found by a few fixed-point steps on plain ellipsoids.
+/// Returns (t, closest approach in unit radii, point, normal, edge radius).
+pub fn head_hit(s: &Scene, o: V3, d: V3) -> (f32, f32, V3, V3, f32) {
+    let (a, b, c) = (s.skull.axes.x, s.skull.axes.y, s.skull.axes.z);
+    let mut y = 0.0f32;
+    let mut res = (f32::MAX, f32::MAX, V3::default());
+    for _ in 0..6 {
+        let e = Ellipsoid {
+            c: v3(0.0, 0.0, 0.0),
+            axes: v3(a * taper(s, y), if y >= 0.0 { b } else { s.chin }, c),
+        };
+        let (t0, _, r) = hit(&e, o, d);
+        let p = o + d * t0;
+        y = p.y;
+        res = (t0, r, p);
+    }
+    let (t0, r, p) = res;
+    let f = taper(s, p.y);
+    let df = (taper(s, p.y + 0.01) - taper(s, p.y - 0.01)) / 0.02;
+    let bb = if p.y >= 0.0 { b } else { s.chin };
+    let aa = a * f;
+    let n = v3(
+        p.x / (aa * aa),
+        p.y / (bb * bb) - p.x * p.x * df / (a * a * f * f * f),
+        p.z / (c * c),
+    )
+    .norm();
+    (t0, r, p, n, aa.min(bb))
+}
+
 /// Hair coverage of a point on the hair shell (unit-sphere coordinates).
 fn hair_region(s: &Scene, u: V3) -> f32 {
     if s.hair_style == HairStyle::Bald {
@@ -61,8 +99,9 @@ fn hair_region(s: &Scene, u: V3) -> f32 {
     }
     let front = s.hair_front + 0.3 * u.x * u.x;
     let line = front + (s.hair_side - front) * smoothstep(0.5, 0.0, u.z);
-    let wisp = 0.06 * value_noise(s.noise_seed ^ 0x33, u.x * 18.0, u.z * 18.0);
-    smoothstep(line - 0.02, line + 0.06, u.y + wisp)
+    let wisp = 0.07 * value_noise(s.noise_seed ^ 0x33, u.x * 18.0, u.z * 18.0)
+        + 0.05 * value_noise(s.noise_seed ^ 0x34, u.x * 60.0, u.z * 10.0);
+    smoothstep(line - 0.03, line + 0.07, u.y + wisp)
 }
 
 /// Cast every pixel's ray against the head.
@@ -70,12 +109,6 @@ pub fn cast(s: &Scene) -> Vec<Surface> {
     let n = s.size;
     let rt = s.rot.transpose();
     let dir = rt.apply(v3(0.0, 0.0, -1.0));
-    let parts: [(&Ellipsoid, bool); 4] = [
-        (&s.skull, false),
-        (&s.jaw, false),
-        (&s.ears[0], true),
-        (&s.ears[1], true),
-    ];
     let mut out = vec![Surface::default(); n * n];
     for y in 0..n {
         for x in 0..n {
@@ -87,10 +120,18 @@ pub fn cast(s: &Scene) -> Vec<Surface> {
             let o = rt.apply(v3(cx, cy, FAR));
             let sf = &mut out[y * n + x];
             let mut best_t = f32::MAX;
-            for (e, ear) in parts {
+            let (t0, r, p, nrm, radius) = head_hit(s, o, dir);
+            let cov = clamp01(0.5 - (r - 1.0) * radius * s.scale);
+            if cov > 0.0 {
+                sf.cov = cov;
+                best_t = t0;
+                sf.p = p;
+                sf.n = nrm;
+                sf.depth = FAR - t0;
+            }
+            for e in &s.ears {
                 let (t0, _, r) = hit(e, o, dir);
-                let radius = e.axes.x.min(e.axes.y);
-                let cov = clamp01(0.5 - (r - 1.0) * radius * s.scale);
+                let cov = clamp01(0.5 - (r - 1.0) * e.axes.x.min(e.axes.y) * s.scale);
                 if cov <= 0.0 {
                     continue;
                 }
@@ -101,12 +142,15 @@ pub fn cast(s: &Scene) -> Vec<Surface> {
                     sf.p = p;
                     sf.n = normal(e, p);
                     sf.depth = FAR - t0;
-                    sf.ear = ear;
+                    sf.ear = true;
                 }
             }
             let hs = &s.hair_shell;
             let (t0, t1, r) = hit(hs, o, dir);
-            let hcov = clamp01(0.5 - (r - 1.0) * hs.axes.x * s.scale);
+            // Loose strands break the outline of the hair.
+            let fray = 0.05 * value_noise(s.noise_seed ^ 0x77, cx * 9.0, cy * 9.0)
+                + 0.03 * value_noise(s.noise_seed ^ 0x78, cx * 25.0, cy * 25.0);
+            let hcov = clamp01(0.5 - (r - 1.0 + fray - 0.03) * hs.axes.x * s.scale);
             if hcov > 0.0 && s.hair_style != HairStyle::Bald {
                 let inv = v3(1.0 / hs.axes.x, 1.0 / hs.axes.y, 1.0 / hs.axes.z);
                 let pn = o + dir * t0;
@@ -278,7 +322,9 @@ pub fn light(s: &Scene, albedo: V3, n: V3, ao: f32, shadow: f32) -> (V3, f32) {
     // Surfaces turning away from the camera get darker (self-occlusion and
     // less light reaching grazing skin), which rounds the head off.
     let edge = 0.55 + 0.45 * (n.z * 1.6).clamp(0.0, 1.0);
-    let lit = (s.key * direct + s.ambient * (sky * ao)) * edge;
+    // Light scattered under the skin warms the terminator a little.
+    let scatter = v3(0.06, 0.015, 0.0) * (wrap * (1.0 - wrap) * 4.0);
+    let lit = (s.key * direct + s.ambient * (sky * ao) + s.key.cmul(scatter)) * edge;
     // Soft skin sheen toward the half vector.
     let hv = (s.light + v3(0.0, 0.0, 1.0)).norm();
     let mut sp = clamp01(n.dot(hv));
@@ -326,7 +372,7 @@ pub fn shade(
     for i in 0..n * n {
         let sf = &surf[i];
         if sf.hair_back > 0.0 && sf.cov < 1.0 {
-            let hc = hair_col(sf.hair_back_p, 0.45);
+            let hc = hair_col(sf.hair_back_p, 0.7);
             c.blend(i, hc, sf.hair_back);
         }
         if sf.cov > 0.0 {

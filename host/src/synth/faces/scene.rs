@@ -31,7 +31,10 @@ pub struct Scene {
     /// Head → camera rotation.
     pub rot: M3,
     pub skull: Ellipsoid,
-    pub jaw: Ellipsoid,
+    /// Narrowing of the head toward the chin (0 = ellipsoid).
+    pub taper: f32,
+    /// Half-height of the head below its centre (chin), above is `skull.axes.y`.
+    pub chin: f32,
     pub ears: [Ellipsoid; 2],
     pub hair_shell: Ellipsoid,
     pub skin: V3,
@@ -104,15 +107,12 @@ impl Scene {
         let a = rng.range(0.92, 1.06);
         let b = rng.range(1.18, 1.34);
         let c = rng.range(1.0, 1.12);
-        let jaw_w = rng.range(0.8, 0.95);
         let skull = Ellipsoid {
             c: v3(0.0, 0.0, 0.0),
             axes: v3(a, b, c),
         };
-        let jaw = Ellipsoid {
-            c: v3(0.0, -0.42, 0.1),
-            axes: v3(a * jaw_w, rng.range(0.84, 0.94), c * 0.9),
-        };
+        let taper = rng.range(0.22, 0.4);
+        let chin = rng.range(1.3, 1.42);
         let ear_y = rng.range(-0.08, 0.05);
         let ears = [-1.0f32, 1.0].map(|sx| Ellipsoid {
             c: v3(sx * a * 0.93, ear_y, -0.08),
@@ -206,7 +206,8 @@ impl Scene {
             ty,
             rot: M3::from_ypr(yaw, pitch, roll),
             skull,
-            jaw,
+            taper,
+            chin,
             ears,
             hair_shell,
             skin,
