@@ -101,9 +101,10 @@ fn face_class_balance_is_in_range() {
         frac[2]
     );
     assert!(frac[2] < frac[1]);
-    // A visible shadow on a good share of the faces with glasses, not all.
+    // A visible shadow on a good share of the faces with glasses, not all
+    // (back and grazing light casts none onto the face).
     let sf = shadowed as f64 / with as f64;
-    assert!((0.2..=0.95).contains(&sf), "shadowed share {sf}");
+    assert!((0.2..=0.99).contains(&sf), "shadowed share {sf}");
 }
 
 #[test]

@@ -93,8 +93,19 @@ fn bar(n: usize, show: bool) -> ProgressBar {
 
 /// Write an 8-bit PNG with fast (but deterministic) compression.
 pub fn write_png(path: &Path, w: u32, h: u32, data: &[u8], color: ExtendedColorType) -> Result<()> {
+    write_png_with(path, w, h, data, color, CompressionType::Fast)
+}
+
+fn write_png_with(
+    path: &Path,
+    w: u32,
+    h: u32,
+    data: &[u8],
+    color: ExtendedColorType,
+    level: CompressionType,
+) -> Result<()> {
     let f = fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    PngEncoder::new_with_quality(BufWriter::new(f), CompressionType::Fast, FilterType::Sub)
+    PngEncoder::new_with_quality(BufWriter::new(f), level, FilterType::Adaptive)
         .write_image(data, w, h, color)
         .with_context(|| format!("writing {}", path.display()))
 }
@@ -115,6 +126,18 @@ fn save_rgb(path: &Path, img: &RgbImage) -> Result<()> {
     )
 }
 
+/// Contact sheets are written once and kept in docs: compress them well.
+fn save_sheet(path: &Path, img: &RgbImage) -> Result<()> {
+    write_png_with(
+        path,
+        img.width(),
+        img.height(),
+        img.as_raw(),
+        ExtendedColorType::Rgb8,
+        CompressionType::Best,
+    )
+}
+
 fn save_gray(path: &Path, img: &GrayImage) -> Result<()> {
     write_png(
         path,
@@ -126,8 +149,8 @@ fn save_gray(path: &Path, img: &GrayImage) -> Result<()> {
 }
 
 /// Tiles kept for the contact sheet.
-const PREVIEW_FACES: usize = 24;
-const PREVIEW_CROWDS: usize = 12;
+const PREVIEW_FACES: usize = 16;
+const PREVIEW_CROWDS: usize = 8;
 
 /// `DIR/NNNNN.png` + `DIR/NNNNN.mask.png` + `DIR/meta.json`.
 pub fn write_faces(job: &Job) -> Result<Meta<FaceStats>> {
@@ -179,7 +202,7 @@ pub fn write_faces(job: &Job) -> Result<Meta<FaceStats>> {
             tiles.push(f.image.clone());
             tiles.push(preview::overlay_mask(&f.image, &f.mask));
         }
-        save_rgb(path, &preview::sheet(&tiles, 8))?;
+        save_sheet(path, &preview::sheet(&tiles, 8))?;
     }
     let meta = Meta {
         generator: "faces".into(),
@@ -285,7 +308,7 @@ pub fn write_crowds(job: &Job) -> Result<Meta<CrowdStats>> {
             tiles.push(c.image.clone());
             tiles.push(preview::overlay_points(&c.image, &pts));
         }
-        save_rgb(path, &preview::sheet(&tiles, 6))?;
+        save_sheet(path, &preview::sheet(&tiles, 4))?;
     }
     counts.sort_unstable();
     let meta = Meta {
@@ -348,7 +371,7 @@ pub fn write_fractals(job: &FractalJob) -> Result<Meta<FractalStats>> {
     let rows: Vec<Option<RgbImage>> = rows.into_iter().collect::<Result<_>>()?;
     if let Some(path) = &job.preview {
         let tiles: Vec<RgbImage> = rows.into_iter().flatten().collect();
-        save_rgb(path, &preview::sheet(&tiles, job.per_class.clamp(1, 6)))?;
+        save_sheet(path, &preview::sheet(&tiles, job.per_class.clamp(1, 6)))?;
     }
     let meta = Meta {
         generator: "fractals".into(),

@@ -21,29 +21,21 @@ pub struct Ground {
 impl Ground {
     pub fn sample(rng: &mut Rng) -> Ground {
         let kind = rng.weighted(&[0.35, 0.25, 0.15, 0.25]);
+        // Paving is grey to beige: a grey level with a small warm or cool tint.
+        let mut paving = |lo: f32, hi: f32| {
+            let g = rng.range(lo, hi);
+            let t = rng.range(-0.06, 0.08);
+            lin(
+                (g * (1.0 + t)).min(255.0) as u8,
+                g as u8,
+                (g * (1.0 - t)).max(0.0) as u8,
+            )
+        };
         let (base, alt) = match kind {
-            0 => (
-                lin(
-                    rng.range(120.0, 190.0) as u8,
-                    rng.range(115.0, 180.0) as u8,
-                    rng.range(105.0, 170.0) as u8,
-                ),
-                lin(
-                    rng.range(90.0, 170.0) as u8,
-                    rng.range(85.0, 160.0) as u8,
-                    rng.range(80.0, 150.0) as u8,
-                ),
-            ),
+            0 => (paving(120.0, 190.0), paving(90.0, 170.0)),
             1 => (lin(70, 72, 75) * rng.range(0.7, 1.3), lin(220, 220, 215)),
             2 => (lin(70, 105, 50) * rng.range(0.7, 1.2), lin(150, 130, 100)),
-            _ => (
-                lin(
-                    rng.range(140.0, 200.0) as u8,
-                    rng.range(130.0, 190.0) as u8,
-                    rng.range(120.0, 180.0) as u8,
-                ),
-                lin(100, 95, 90),
-            ),
+            _ => (paving(140.0, 200.0), lin(100, 95, 90)),
         };
         Ground {
             kind,
