@@ -105,7 +105,12 @@ fn write_png_with(
     level: CompressionType,
 ) -> Result<()> {
     let f = fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    PngEncoder::new_with_quality(BufWriter::new(f), level, FilterType::Adaptive)
+    // Data files favour speed (Sub filter); contact sheets favour size.
+    let filter = match level {
+        CompressionType::Best => FilterType::Adaptive,
+        _ => FilterType::Sub,
+    };
+    PngEncoder::new_with_quality(BufWriter::new(f), level, filter)
         .write_image(data, w, h, color)
         .with_context(|| format!("writing {}", path.display()))
 }

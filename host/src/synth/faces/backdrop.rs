@@ -78,7 +78,7 @@ pub fn background(c: &mut Canvas, rng: &mut Rng) {
         }
         _ => {}
     }
-    blur_canvas(c, rng.below(3) + 1, 2);
+    blur_canvas(c, rng.below(3) + 2, 1);
 }
 
 /// Long hair hanging behind the head and down to the shoulders.

@@ -68,7 +68,7 @@ pub fn head_hit(s: &Scene, o: V3, d: V3) -> (f32, f32, V3, V3, f32) {
     let (a, b, c) = (s.skull.axes.x, s.skull.axes.y, s.skull.axes.z);
     let mut y = 0.0f32;
     let mut res = (f32::MAX, f32::MAX, V3::default());
-    for _ in 0..6 {
+    for _ in 0..3 {
         let e = Ellipsoid {
             c: v3(0.0, 0.0, 0.0),
             axes: v3(a * taper(s, y), if y >= 0.0 { b } else { s.chin }, c),
@@ -109,6 +109,10 @@ pub fn cast(s: &Scene) -> Vec<Surface> {
     let n = s.size;
     let rt = s.rot.transpose();
     let dir = rt.apply(v3(0.0, 0.0, -1.0));
+    let bound = Ellipsoid {
+        c: v3(0.0, 0.0, 0.0),
+        axes: v3(s.skull.axes.x, s.skull.axes.y.max(s.chin), s.skull.axes.z),
+    };
     let mut out = vec![Surface::default(); n * n];
     for y in 0..n {
         for x in 0..n {
@@ -120,7 +124,14 @@ pub fn cast(s: &Scene) -> Vec<Surface> {
             let o = rt.apply(v3(cx, cy, FAR));
             let sf = &mut out[y * n + x];
             let mut best_t = f32::MAX;
-            let (t0, r, p, nrm, radius) = head_hit(s, o, dir);
+            // The tapered head lies inside this plain ellipsoid: skip the
+            // iterative hit where even that one is clearly missed.
+            let (_, _, rb) = hit(&bound, o, dir);
+            let (t0, r, p, nrm, radius) = if rb < 1.0 + 2.0 / (s.scale * s.skull.axes.x) {
+                head_hit(s, o, dir)
+            } else {
+                (0.0, f32::MAX, V3::default(), V3::default(), 1.0)
+            };
             let cov = clamp01(0.5 - (r - 1.0) * radius * s.scale);
             if cov > 0.0 {
                 sf.cov = cov;
@@ -147,6 +158,9 @@ pub fn cast(s: &Scene) -> Vec<Surface> {
             }
             let hs = &s.hair_shell;
             let (t0, t1, r) = hit(hs, o, dir);
+            if r > 1.2 || s.hair_style == HairStyle::Bald {
+                continue;
+            }
             // Loose strands break the outline of the hair.
             let fray = 0.05 * value_noise(s.noise_seed ^ 0x77, cx * 9.0, cy * 9.0)
                 + 0.03 * value_noise(s.noise_seed ^ 0x78, cx * 25.0, cy * 25.0);
@@ -190,7 +204,7 @@ fn face_albedo(s: &Scene, p: V3) -> (V3, V3, f32) {
     let px = s.scale; // pixels per unit, for anti-aliasing feature edges
     let seed = s.noise_seed;
     // Skin texture: blotches and pores.
-    let tex = fbm(seed, p.x * 6.0, p.y * 6.0, 3);
+    let tex = fbm(seed, p.x * 6.0, p.y * 6.0, 2);
     col = col * (0.92 + 0.16 * tex);
     if p.z < 0.2 {
         return (col, dn, ao);
