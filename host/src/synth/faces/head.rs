@@ -98,7 +98,7 @@ fn hair_region(s: &Scene, u: V3) -> f32 {
         return 0.0;
     }
     let front = s.hair_front + 0.3 * u.x * u.x;
-    let line = front + (s.hair_side - front) * smoothstep(0.5, 0.0, u.z);
+    let line = front + (s.hair_side - front) * smoothstep(0.35, 0.05, u.z);
     let wisp = 0.07 * value_noise(s.noise_seed ^ 0x33, u.x * 18.0, u.z * 18.0)
         + 0.05 * value_noise(s.noise_seed ^ 0x34, u.x * 60.0, u.z * 10.0);
     smoothstep(line - 0.03, line + 0.07, u.y + wisp)
@@ -183,7 +183,8 @@ pub fn cast(s: &Scene) -> Vec<Surface> {
     out
 }
 
-/// Height bump `(1 - r^2)^2` for r < 1, with its gradient factor.
+/// Height bump `(1 - r^2)^2` for r < 1, with its gradient. Adding the
+/// gradient to a normal makes a dent (sockets); subtracting it, a bump.
 fn bump(dx: f32, dy: f32, rx: f32, ry: f32) -> (f32, f32, f32) {
     let (u, v) = (dx / rx, dy / ry);
     let r2 = u * u + v * v;
@@ -217,7 +218,7 @@ fn face_albedo(s: &Scene, p: V3) -> (V3, V3, f32) {
     // Cheekbones catch light; the hollows below them less.
     for sx in [-1.0f32, 1.0] {
         let (_, gx, gy) = bump(p.x - sx * 0.5, p.y + 0.12, 0.3, 0.22);
-        dn = dn + v3(gx, gy, 0.0) * 0.04;
+        dn = dn - v3(gx, gy, 0.0) * 0.025;
         let (hb, _, _) = bump(p.x - sx * 0.45, p.y + 0.5, 0.2, 0.2);
         ao *= 1.0 - 0.08 * hb;
     }
@@ -286,13 +287,13 @@ fn face_albedo(s: &Scene, p: V3) -> (V3, V3, f32) {
         let width = 0.08 + s.nose_width * 0.6 * ridge_t;
         let (b, gx, _) = bump(p.x, 0.0, width, 1.0);
         let hgt = 0.045 * ridge_t;
-        dn = dn + v3(gx * hgt, -0.06 * b, 0.0);
+        dn = dn - v3(gx * hgt, 0.06 * b, 0.0);
         let tip_y = s.eye_y - s.nose_len;
         let (tb, tgx, tgy) = bump(p.x, p.y - tip_y, s.nose_width * 0.9, 0.09);
-        dn = dn + v3(tgx, tgy, 0.0) * 0.05;
+        dn = dn - v3(tgx, tgy, 0.0) * 0.05;
         for sx in [-1.0f32, 1.0] {
             let (_, wgx, wgy) = bump(p.x - sx * s.nose_width, p.y - tip_y + 0.02, 0.07, 0.06);
-            dn = dn + v3(wgx, wgy, 0.0) * 0.03;
+            dn = dn - v3(wgx, wgy, 0.0) * 0.03;
             let nd = {
                 let (u, v) = (
                     (p.x - sx * s.nose_width * 0.6) / 0.035,
@@ -315,7 +316,7 @@ fn face_albedo(s: &Scene, p: V3) -> (V3, V3, f32) {
         let lip = clamp01(0.5 - d * px);
         col = mix3(col, s.lip * (0.9 + 0.2 * tex), lip * 0.9);
         let (lb, lgx, lgy) = bump(p.x, my + s.lip_h * 0.6, s.mouth_w * 0.8, s.lip_h * 1.2);
-        dn = dn + v3(lgx, lgy, 0.0) * 0.012 * lb.signum();
+        dn = dn - v3(lgx, lgy, 0.0) * 0.012 * lb.signum();
         let line = clamp01(0.5 - (my.abs() - 0.006) * px) * shape.sqrt();
         col = col * (1.0 - 0.6 * line);
         // Shadow under the lower lip.
@@ -330,7 +331,10 @@ fn face_albedo(s: &Scene, p: V3) -> (V3, V3, f32) {
 /// much a cast shadow darkens it.
 pub fn light(s: &Scene, albedo: V3, n: V3, ao: f32, shadow: f32) -> (V3, f32) {
     let ndl = n.dot(s.light);
-    let wrap = clamp01((ndl + 0.25) / 1.25);
+    // Wide wrap: light bleeds past the terminator through the skin, so the
+    // shading ends softly instead of in a hard line.
+    let w = clamp01((ndl + 0.5) / 1.5);
+    let wrap = w * w * (3.0 - 2.0 * w) * 0.35 + w * 0.65;
     let sky = 0.6 + 0.4 * n.y;
     let direct = wrap * (1.0 - shadow);
     // Surfaces turning away from the camera get darker (self-occlusion and
