@@ -161,7 +161,7 @@ enum Item {
 
 /// Render crowd image `index` of the data set with `seed`, `size` x `size`.
 pub fn render(seed: u64, index: u64, size: u32) -> CrowdSample {
-    let n = size.max(16) as usize;
+    let n = size.max(8) as usize;
     let mut rng = Rng::for_item(seed, STREAM, index);
     let view = View::sample(&mut rng.fork(), n);
     let light = Light::sample(&mut rng.fork());
