@@ -13,4 +13,5 @@ pub mod npy;
 pub mod plan;
 pub mod sample;
 pub mod sim;
+pub mod synth;
 pub mod tflite;

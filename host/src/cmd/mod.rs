@@ -5,6 +5,7 @@ mod import;
 mod infer;
 mod inspect;
 mod sim;
+mod synth;
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +28,8 @@ enum Command {
     Inspect(inspect::Args),
     /// Run one inference through mote-core: .npy in, .npy out.
     Infer(infer::Args),
+    /// Render synthetic training data: faces, crowds, fractals.
+    Synth(synth::Args),
 }
 
 impl Cli {
@@ -36,6 +39,7 @@ impl Cli {
             Command::Sim(args) => sim::run(args),
             Command::Inspect(args) => inspect::run(args),
             Command::Infer(args) => infer::run(args),
+            Command::Synth(args) => synth::run(args),
         }
     }
 }
