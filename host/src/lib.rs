@@ -5,3 +5,4 @@
 
 pub mod firmware;
 pub mod sim;
+pub mod train;

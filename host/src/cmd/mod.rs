@@ -2,6 +2,7 @@
 use clap::{Parser, Subcommand};
 
 mod sim;
+mod train;
 
 #[derive(Parser)]
 #[command(
@@ -18,12 +19,15 @@ pub struct Cli {
 enum Command {
     /// Build the firmware and run it on a simulated board (QEMU).
     Sim(sim::Args),
+    /// Train the segmenter or the counter (candle, CPU).
+    Train(train::Args),
 }
 
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Sim(args) => sim::run(args),
+            Command::Train(args) => train::run(args),
         }
     }
 }
