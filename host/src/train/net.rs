@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, Result, Tensor, Var};
 
 use super::arch::{Arch, Op, Resize, TensorId};
+use super::chanops;
 use super::ops;
 use super::rng::Rng;
 
@@ -35,21 +36,27 @@ impl BatchNorm {
 
     fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let c = x.dim(1)?;
-        let (mean, var) = if train {
-            let mean = x.mean_keepdim((0, 2, 3))?;
-            let var = x.broadcast_sub(&mean)?.sqr()?.mean_keepdim((0, 2, 3))?;
-            let m = BN_MOMENTUM;
-            let new_mean = ((self.mean.as_tensor() * (1.0 - m))? + (mean.flatten_all()?.detach() * m)?)?;
-            let new_var = ((self.var.as_tensor() * (1.0 - m))? + (var.flatten_all()?.detach() * m)?)?;
-            self.mean.set(&new_mean)?;
-            self.var.set(&new_var)?;
-            (mean, var)
-        } else {
-            (
-                self.mean.as_tensor().reshape((1, c, 1, 1))?,
-                self.var.as_tensor().reshape((1, c, 1, 1))?,
-            )
-        };
+        if train {
+            let (mean, var) = chanops::channel_stats(x)?;
+            let m = BN_MOMENTUM as f32;
+            let blend = |run: &Var, batch: &[f32]| -> Result<()> {
+                let old = run.as_tensor().to_vec1::<f32>()?;
+                let new: Vec<f32> = old.iter().zip(batch).map(|(o, b)| (1.0 - m) * o + m * b).collect();
+                run.set(&Tensor::from_vec(new, c, x.device())?)
+            };
+            blend(&self.mean, &mean)?;
+            blend(&self.var, &var)?;
+            let op = chanops::BatchNormTrain {
+                mean,
+                var,
+                eps: BN_EPS as f32,
+            };
+            return x
+                .contiguous()?
+                .apply_op3(self.gamma.as_tensor(), self.beta.as_tensor(), op);
+        }
+        let mean = self.mean.as_tensor().reshape((1, c, 1, 1))?;
+        let var = self.var.as_tensor().reshape((1, c, 1, 1))?;
         let inv = (var + BN_EPS)?.sqrt()?.recip()?;
         let g = self.gamma.as_tensor().reshape((1, c, 1, 1))?;
         let b = self.beta.as_tensor().reshape((1, c, 1, 1))?;

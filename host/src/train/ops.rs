@@ -6,36 +6,39 @@
 //! runs one convolution per channel, which is far slower on a CPU.
 use candle_core::{Result, Tensor, D};
 
-use super::arch::{same_padding, Act};
-
-/// Zero-pads H and W as TFLite SAME does for this kernel and stride; returns
-/// the padded tensor and the output size.
-fn pad_same(x: &Tensor, kernel: usize, stride: usize) -> Result<(Tensor, usize, usize)> {
-    let (_, _, h, w) = x.dims4()?;
-    let (oh, top) = same_padding(h, kernel, stride);
-    let (ow, left) = same_padding(w, kernel, stride);
-    // Padded extent needed by the last output pixel.
-    let need_h = (oh - 1) * stride + kernel;
-    let need_w = (ow - 1) * stride + kernel;
-    let bottom = need_h.saturating_sub(h + top);
-    let right = need_w.saturating_sub(w + left);
-    let x = x.pad_with_zeros(2, top, bottom)?;
-    let x = x.pad_with_zeros(3, left, right)?;
-    // A stride larger than the kernel can leave trailing rows unused.
-    let x = x.narrow(2, 0, need_h)?.narrow(3, 0, need_w)?;
-    Ok((x, oh, ow))
-}
+use super::arch::Act;
+use super::chanops;
+use super::im2col::{self, Window};
 
 /// Full convolution: `x` (N, Cin, H, W), `w` (Cout, Cin, k, k), `b` (Cout).
+///
+/// Written as explicit patches and one matmul: candle's own conv2d
+/// backward pass (transposed convolutions) is far slower on the CPU for
+/// these few-channel, large-image layers.
 pub fn conv2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize) -> Result<Tensor> {
     let (_, _, k, _) = w.dims4()?;
     let y = if k == 1 && stride == 1 {
         pointwise(x, w)?
     } else {
-        let (xp, _, _) = pad_same(x, k, stride)?;
-        xp.conv2d(w, 0, stride, 1, 1)?
+        patch_conv(x, w, stride)?
     };
-    y.broadcast_add(&b.reshape((1, (), 1, 1))?)
+    add_bias(&y, b)
+}
+
+/// Adds a per-channel bias to (N, C, H, W).
+pub fn add_bias(x: &Tensor, b: &Tensor) -> Result<Tensor> {
+    x.contiguous()?.apply_op2(&b.contiguous()?, chanops::ChannelBias)
+}
+
+/// Convolution as (Cout, k*k*Cin) x (N, k*k*Cin, Ho*Wo) over im2col patches
+/// (row index `(ky*k + kx)*Cin + ci`).
+fn patch_conv(x: &Tensor, w: &Tensor, stride: usize) -> Result<Tensor> {
+    let (n, cin, _, _) = x.dims4()?;
+    let (co, _, k, _) = w.dims4()?;
+    let (p, oh, ow) = im2col::patches(x, k, stride)?;
+    let p = p.reshape((n, k * k * cin, oh * ow))?;
+    let wm = w.permute((0, 2, 3, 1))?.reshape((co, k * k * cin))?;
+    wm.broadcast_matmul(&p)?.reshape((n, co, oh, ow))
 }
 
 /// 1x1 convolution as a batched matmul.
@@ -48,61 +51,12 @@ fn pointwise(x: &Tensor, w: &Tensor) -> Result<Tensor> {
 }
 
 /// Depthwise convolution: `x` (N, C, H, W), `w` (C, 1, k, k), `b` (C).
-/// Strided outputs are the even samples of the stride-1 result, which has
-/// the same top/left padding, so the geometry matches SAME exactly.
 pub fn depthwise(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize) -> Result<Tensor> {
-    let (n, c, h, wd) = x.dims4()?;
+    let (_, _, h, wd) = x.dims4()?;
     let (_, _, k, _) = w.dims4()?;
-    let (oh, top) = same_padding(h, k, stride);
-    let (ow, left) = same_padding(wd, k, stride);
-    // Stride-1 rows/cols needed: every stride-th of (oh-1)*stride + 1.
-    let fh = (oh - 1) * stride + 1;
-    let fw = (ow - 1) * stride + 1;
-    let need_h = fh + k - 1;
-    let need_w = fw + k - 1;
-    let xp = x
-        .pad_with_zeros(2, top, need_h.saturating_sub(h + top))?
-        .pad_with_zeros(3, left, need_w.saturating_sub(wd + left))?;
-    let xp = xp.narrow(2, 0, need_h)?.narrow(3, 0, need_w)?;
-    let wk = w.reshape((c, k * k))?;
-    let mut acc: Option<Tensor> = None;
-    for ky in 0..k {
-        for kx in 0..k {
-            let tap = wk.narrow(1, ky * k + kx, 1)?.reshape((1, c, 1, 1))?;
-            let term = xp
-                .narrow(2, ky, fh)?
-                .narrow(3, kx, fw)?
-                .broadcast_mul(&tap)?;
-            acc = Some(match acc {
-                None => term,
-                Some(a) => (a + term)?,
-            });
-        }
-    }
-    let Some(full) = acc else {
-        candle_core::bail!("depthwise: empty kernel")
-    };
-    let y = if stride == 1 {
-        full
-    } else {
-        subsample(&full, stride, oh, ow)?
-    };
-    let _ = n;
-    y.broadcast_add(&b.reshape((1, c, 1, 1))?)
-}
-
-/// Keeps rows and columns `0, s, 2s, ...` of an (N, C, (oh-1)s+1, (ow-1)s+1) tensor.
-fn subsample(x: &Tensor, s: usize, oh: usize, ow: usize) -> Result<Tensor> {
-    let (n, c, _, _) = x.dims4()?;
-    // Pad to oh*s x ow*s so the tensor splits into (oh, s, ow, s) blocks.
-    let (_, _, h, w) = x.dims4()?;
-    let x = x
-        .pad_with_zeros(2, 0, oh * s - h)?
-        .pad_with_zeros(3, 0, ow * s - w)?;
-    x.reshape((n, c, oh, s, ow, s))?
-        .narrow(3, 0, 1)?
-        .narrow(5, 0, 1)?
-        .reshape((n, c, oh, ow))
+    let win = Window::same(h, wd, k, stride);
+    let y = x.contiguous()?.apply_op2(&w.contiguous()?, chanops::Depthwise(win))?;
+    add_bias(&y, b)
 }
 
 /// Applies a fused activation clamp.
@@ -168,6 +122,7 @@ pub fn global_avg_pool(x: &Tensor) -> Result<Tensor> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::arch::same_padding;
     use super::*;
     use candle_core::Device;
 
@@ -215,6 +170,26 @@ mod tests {
             for (g, e) in got.iter().zip(&want) {
                 assert!((g - e).abs() < 1e-4, "stride {s}: {g} vs {e}");
             }
+        }
+    }
+
+    #[test]
+    fn patch_conv_matches_candle_conv2d() {
+        let dev = Device::Cpu;
+        let x = Tensor::rand(-1f32, 1f32, (2, 3, 7, 6), &dev).unwrap();
+        let w = Tensor::rand(-1f32, 1f32, (4, 3, 3, 3), &dev).unwrap();
+        for s in [1, 2] {
+            let win = Window::same(7, 6, 3, s);
+            let xp = x
+                .pad_with_zeros(2, win.top, (win.oh - 1) * s + 3 - 7 - win.top)
+                .unwrap()
+                .pad_with_zeros(3, win.left, (win.ow - 1) * s + 3 - 6 - win.left)
+                .unwrap();
+            let want = xp.conv2d(&w, 0, s, 1, 1).unwrap();
+            let got = patch_conv(&x, &w, s).unwrap();
+            assert_eq!(got.dims(), want.dims());
+            let d = (got - want).unwrap().abs().unwrap().max_all().unwrap();
+            assert!(d.to_scalar::<f32>().unwrap() < 1e-5);
         }
     }
 
