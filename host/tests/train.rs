@@ -7,7 +7,9 @@ use mote_host::train::arch::{Task, SEG_CLASSES};
 use mote_host::train::augment::Augment;
 use mote_host::train::batch::{collate, BatchTarget, Target};
 use mote_host::train::checkpoint;
-use mote_host::train::data::{ClassFolder, CrowdFolder, DataSource, FaceFolder, Image, InMemory, Label, Sample};
+use mote_host::train::data::{
+    ClassFolder, CrowdFolder, DataSource, FaceFolder, Image, InMemory, Label, Sample,
+};
 use mote_host::train::metrics::Score;
 use mote_host::train::net::Net;
 use mote_host::train::pretrain::{pretrain, PretrainConfig};
@@ -55,7 +57,11 @@ fn loss_of(t: &Trainer, b: &mote_host::train::batch::Batch) -> f32 {
 #[test]
 fn one_step_reduces_the_loss() {
     for task in [Task::Segmenter, Task::Counter] {
-        let data = if task == Task::Segmenter { faces(4, 1) } else { crowds(4, 1) };
+        let data = if task == Task::Segmenter {
+            faces(4, 1)
+        } else {
+            crowds(4, 1)
+        };
         let net = Net::new(task.arch().unwrap(), 3).unwrap();
         let mut t = Trainer::new(net, quiet(task, 1e-3), 4, vec![1.0, 4.0, 5.0]).unwrap();
         let b = t.load(&data, &[0, 1, 2, 3], None).unwrap();
@@ -81,7 +87,9 @@ fn segmenter_overfits_a_tiny_set() {
     let last = loss_of(&t, &b);
     assert!(last < 0.3 * first, "loss {first} → {last}");
     // Inference mode (running BN statistics) on the same images.
-    let Score::Seg(s) = t.evaluate(&data).unwrap() else { panic!() };
+    let Score::Seg(s) = t.evaluate(&data).unwrap() else {
+        panic!()
+    };
     assert!(s.iou(1) > 0.7, "glasses IoU {:.3}", s.iou(1));
     assert!(s.iou(2) > 0.2, "shadow IoU {:.3}", s.iou(2));
 }
@@ -93,7 +101,9 @@ fn counter_overfits_a_tiny_set() {
     let mut cfg = quiet(Task::Counter, 1e-2);
     cfg.epochs = 60;
     let mut t = Trainer::new(net, cfg, 4, Vec::new()).unwrap();
-    let Score::Count(before) = t.evaluate(&data).unwrap() else { panic!() };
+    let Score::Count(before) = t.evaluate(&data).unwrap() else {
+        panic!()
+    };
     let b = t.load(&data, &[0, 1, 2, 3], None).unwrap();
     let first = loss_of(&t, &b);
     for _ in 0..60 {
@@ -101,7 +111,9 @@ fn counter_overfits_a_tiny_set() {
     }
     let last = loss_of(&t, &b);
     assert!(last < 0.3 * first, "loss {first} → {last}");
-    let Score::Count(after) = t.evaluate(&data).unwrap() else { panic!() };
+    let Score::Count(after) = t.evaluate(&data).unwrap() else {
+        panic!()
+    };
     assert!(
         after.mae() < 0.3 * before.mae() && after.rel_mae() < 0.25,
         "MAE {:.2} → {:.2} ({:.1}%)",
@@ -120,11 +132,29 @@ fn checkpoint_round_trip() {
     a.forward(&x, true).unwrap();
     checkpoint::save(&a, &dir.join("c.safetensors")).unwrap();
     let b = Net::new(Task::Counter.arch().unwrap(), 2).unwrap();
-    let ya: Vec<f32> = a.forward(&x, false).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-    let yb0: Vec<f32> = b.forward(&x, false).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let ya: Vec<f32> = a
+        .forward(&x, false)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let yb0: Vec<f32> = b
+        .forward(&x, false)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
     assert_ne!(ya, yb0);
     checkpoint::load(&b, &dir.join("c.safetensors")).unwrap();
-    let yb: Vec<f32> = b.forward(&x, false).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let yb: Vec<f32> = b
+        .forward(&x, false)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
     assert_eq!(ya, yb);
     // A segmenter cannot load a counter checkpoint.
     let s = Net::new(Task::Segmenter.arch().unwrap(), 1).unwrap();
@@ -159,8 +189,15 @@ fn folders_load_with_consistent_labels() {
         scale: 1.0,
         map: std::sync::Arc::new(mote_host::train::density::FixedSigmaDensity::default()),
     };
-    let b = collate(vec![s.clone()], Task::Counter.arch().unwrap().input, &target).unwrap();
-    let BatchTarget::Density { map, counts } = b.target else { panic!() };
+    let b = collate(
+        vec![s.clone()],
+        Task::Counter.arch().unwrap().input,
+        &target,
+    )
+    .unwrap();
+    let BatchTarget::Density { map, counts } = b.target else {
+        panic!()
+    };
     assert!((counts[0] - p.len() as f32).abs() < 1e-3);
     assert!((map.sum_all().unwrap().to_scalar::<f32>().unwrap() - p.len() as f32).abs() < 1e-3);
     // Corrupt masks are typed errors, not panics.
@@ -193,17 +230,28 @@ fn stripes(n: usize, size: usize) -> InMemory {
             }
         })
         .collect();
-    InMemory { samples, classes: 2 }
+    InMemory {
+        samples,
+        classes: 2,
+    }
 }
 
 #[test]
 fn pretraining_trains_only_the_encoder() {
     let net = Net::new(Task::Segmenter.arch().unwrap(), 1).unwrap();
     let snapshot = |net: &Net, name: &str| -> Vec<f32> {
-        let v = net.named_vars().into_iter().find(|(n, _)| n == name).unwrap().1;
+        let v = net
+            .named_vars()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap()
+            .1;
         v.as_tensor().flatten_all().unwrap().to_vec1().unwrap()
     };
-    let (enc0, dec0) = (snapshot(&net, "enc3.pw.weight"), snapshot(&net, "dec2.pw.weight"));
+    let (enc0, dec0) = (
+        snapshot(&net, "enc3.pw.weight"),
+        snapshot(&net, "dec2.pw.weight"),
+    );
     let cfg = PretrainConfig {
         epochs: 3,
         batch: 8,
@@ -227,7 +275,10 @@ fn a_run_leaves_checkpoints_and_logs() {
     for (k, s) in stripes(8, 48).samples.iter().enumerate() {
         toy::write_sample(&dir.join(format!("fractals/c{}", k % 2)), k, s).unwrap();
     }
-    assert_eq!(ClassFolder::open(&dir.join("fractals")).unwrap().classes(), 2);
+    assert_eq!(
+        ClassFolder::open(&dir.join("fractals")).unwrap().classes(),
+        2
+    );
     let mut cfg = quiet(Task::Segmenter, 3e-3);
     cfg.epochs = 2;
     cfg.out = Some(dir.join("out"));

@@ -204,7 +204,11 @@ impl ArchBuilder {
             "{}: duplicate layer name {name}",
             self.name
         );
-        ensure!(!out.is_empty(), "{}: layer {name} has an empty output", self.name);
+        ensure!(
+            !out.is_empty(),
+            "{}: layer {name} has an empty output",
+            self.name
+        );
         self.layers.push(Layer {
             name: name.to_string(),
             op,
@@ -226,7 +230,10 @@ impl ArchBuilder {
         bn: bool,
     ) -> Result<TensorId> {
         let s = self.shape(x)?;
-        ensure!(kernel >= 1 && stride >= 1 && out_channels >= 1, "{name}: bad conv");
+        ensure!(
+            kernel >= 1 && stride >= 1 && out_channels >= 1,
+            "{name}: bad conv"
+        );
         let (h, _) = same_padding(s.h, kernel, stride);
         let (w, _) = same_padding(s.w, kernel, stride);
         let op = Op::Conv {
@@ -306,7 +313,10 @@ impl ArchBuilder {
         let mut c = 0;
         for &p in parts {
             let s = self.shape(p)?;
-            ensure!(s.h == first.h && s.w == first.w, "{name}: concat size mismatch");
+            ensure!(
+                s.h == first.h && s.w == first.w,
+                "{name}: concat size mismatch"
+            );
             c += s.c;
         }
         self.push(
@@ -339,7 +349,11 @@ impl ArchBuilder {
     /// pre-training attachment point.
     pub fn finish(self, output: TensorId, encoder: TensorId) -> Result<Arch> {
         let n = self.layers.len() + 1;
-        ensure!(output < n && encoder < n, "{}: bad output tensor", self.name);
+        ensure!(
+            output < n && encoder < n,
+            "{}: bad output tensor",
+            self.name
+        );
         Ok(Arch {
             name: self.name,
             input: self.input,

@@ -113,12 +113,18 @@ pub fn crop_resize(s: Sample, x0: usize, y0: usize, cw: usize, ch: usize) -> Sam
         let src = ((y0 + y) * w + x0) * 3;
         crop[y * cw * 3..(y + 1) * cw * 3].copy_from_slice(&s.image.rgb[src..src + cw * 3]);
     }
-    let image = Image { w: cw, h: ch, rgb: crop }.resized(w, h);
+    let image = Image {
+        w: cw,
+        h: ch,
+        rgb: crop,
+    }
+    .resized(w, h);
     let label = match s.label {
         Label::Mask(m) => {
             let mut c = vec![0u8; cw * ch];
             for y in 0..ch {
-                c[y * cw..(y + 1) * cw].copy_from_slice(&m[(y0 + y) * w + x0..(y0 + y) * w + x0 + cw]);
+                c[y * cw..(y + 1) * cw]
+                    .copy_from_slice(&m[(y0 + y) * w + x0..(y0 + y) * w + x0 + cw]);
             }
             Label::Mask(resize_mask(&c, cw, ch, w, h))
         }

@@ -74,7 +74,10 @@ pub fn collate(samples: Vec<Sample>, input: Shape, target: &Target) -> Result<Ba
         match (target, s.label) {
             (Target::Classes { classes: k }, Label::Mask(m)) => {
                 ensure!(m.len() == sw * sh, "mask size differs from the image");
-                ensure!(m.iter().all(|&v| (v as usize) < *k), "class id out of range");
+                ensure!(
+                    m.iter().all(|&v| (v as usize) < *k),
+                    "class id out of range"
+                );
                 classes.extend(resize_mask(&m, sw, sh, w, h));
             }
             (
@@ -96,7 +99,10 @@ pub fn collate(samples: Vec<Sample>, input: Shape, target: &Target) -> Result<Ba
                 ensure!(c < *k, "class {c} out of range");
                 labels.push(c as u32);
             }
-            (_, l) => bail!("label {:?} does not fit the target", std::mem::discriminant(&l)),
+            (_, l) => bail!(
+                "label {:?} does not fit the target",
+                std::mem::discriminant(&l)
+            ),
         }
     }
     let images = Tensor::from_vec(pixels, (n, 3, h, w), &Device::Cpu)?;

@@ -62,7 +62,13 @@ impl CustomOp2 for Depthwise {
         "mote-depthwise"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (n, c, h, w) = l1.shape().dims4()?;
         let win = self.0;
         if (h, w) != (win.h, win.w) || l2.shape().elem_count() != c * win.k * win.k {
@@ -74,7 +80,13 @@ impl CustomOp2 for Depthwise {
         Ok((CpuStorage::F32(y), Shape::from((n, c, win.oh, win.ow))))
     }
 
-    fn bwd(&self, x: &Tensor, k: &Tensor, _res: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        k: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (n, c, _, _) = x.dims4()?;
         let (xv, kv, gv) = (values(x)?, values(k)?, values(g)?);
         let mut gx = vec![0f32; xv.len()];
@@ -98,7 +110,13 @@ impl CustomOp2 for ChannelBias {
         "mote-channel-bias"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         let (_, c, h, w) = l1.shape().dims4()?;
         let (x, b) = (slice(s1, l1)?, slice(s2, l2)?);
         if b.len() != c {
@@ -113,7 +131,13 @@ impl CustomOp2 for ChannelBias {
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
-    fn bwd(&self, x: &Tensor, b: &Tensor, _res: &Tensor, g: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (_, c, h, w) = x.dims4()?;
         let gv = values(g)?;
         let hw = h * w;
@@ -121,7 +145,10 @@ impl CustomOp2 for ChannelBias {
         for (i, v) in gv.iter().enumerate() {
             gb[(i / hw) % c] += v;
         }
-        Ok((Some(g.clone()), Some(Tensor::from_vec(gb, b.dims(), b.device())?)))
+        Ok((
+            Some(g.clone()),
+            Some(Tensor::from_vec(gb, b.dims(), b.device())?),
+        ))
     }
 }
 
@@ -164,7 +191,10 @@ pub struct BatchNormTrain {
 
 impl BatchNormTrain {
     fn inv_std(&self) -> Vec<f32> {
-        self.var.iter().map(|v| 1.0 / (v + self.eps).sqrt()).collect()
+        self.var
+            .iter()
+            .map(|v| 1.0 / (v + self.eps).sqrt())
+            .collect()
     }
 }
 
@@ -248,7 +278,14 @@ mod tests {
     }
 
     fn close(a: &Tensor, b: &Tensor, tol: f32) {
-        let d = (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let d = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(d < tol, "max difference {d}");
     }
 
@@ -257,11 +294,24 @@ mod tests {
     fn batch_norm_matches_composed_reference() {
         let (x, g, b) = (rand(&[3, 4, 5, 6]), rand(&[4]), rand(&[4]));
         let (mean, var) = channel_stats(x.as_tensor()).unwrap();
-        let op = BatchNormTrain { mean, var, eps: 1e-5 };
-        let y = x.as_tensor().apply_op3(g.as_tensor(), b.as_tensor(), op).unwrap();
+        let op = BatchNormTrain {
+            mean,
+            var,
+            eps: 1e-5,
+        };
+        let y = x
+            .as_tensor()
+            .apply_op3(g.as_tensor(), b.as_tensor(), op)
+            .unwrap();
         let xt = x.as_tensor();
         let mu = xt.mean_keepdim((0, 2, 3)).unwrap();
-        let var = xt.broadcast_sub(&mu).unwrap().sqr().unwrap().mean_keepdim((0, 2, 3)).unwrap();
+        let var = xt
+            .broadcast_sub(&mu)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .mean_keepdim((0, 2, 3))
+            .unwrap();
         let r = xt
             .broadcast_sub(&mu)
             .unwrap()
@@ -274,10 +324,28 @@ mod tests {
         close(&y, &r, 1e-4);
         // A loss that weights outputs unevenly so every gradient term matters.
         let wts = Tensor::rand(0f32, 2f32, y.dims(), &Device::Cpu).unwrap();
-        let g1 = (&y * &wts).unwrap().sqr().unwrap().sum_all().unwrap().backward().unwrap();
-        let g2 = (&r * &wts).unwrap().sqr().unwrap().sum_all().unwrap().backward().unwrap();
+        let g1 = (&y * &wts)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g2 = (&r * &wts)
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
         for v in [&x, &g, &b] {
-            close(g1.get(v.as_tensor()).unwrap(), g2.get(v.as_tensor()).unwrap(), 1e-3);
+            close(
+                g1.get(v.as_tensor()).unwrap(),
+                g2.get(v.as_tensor()).unwrap(),
+                1e-3,
+            );
         }
     }
 
@@ -298,7 +366,10 @@ mod tests {
                 oh,
                 ow,
             };
-            let y = x.as_tensor().apply_op2(k.as_tensor(), Depthwise(win)).unwrap();
+            let y = x
+                .as_tensor()
+                .apply_op2(k.as_tensor(), Depthwise(win))
+                .unwrap();
             let y = y.apply_op2(b.as_tensor(), ChannelBias).unwrap();
             // Reference: candle's grouped conv on explicitly padded input.
             let xp = x
@@ -317,7 +388,11 @@ mod tests {
             let g1 = (&y * &wts).unwrap().sum_all().unwrap().backward().unwrap();
             let g2 = (&r * &wts).unwrap().sum_all().unwrap().backward().unwrap();
             for v in [&x, &k, &b] {
-                close(g1.get(v.as_tensor()).unwrap(), g2.get(v.as_tensor()).unwrap(), 1e-4);
+                close(
+                    g1.get(v.as_tensor()).unwrap(),
+                    g2.get(v.as_tensor()).unwrap(),
+                    1e-4,
+                );
             }
         }
     }

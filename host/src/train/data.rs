@@ -32,7 +32,11 @@ impl Image {
             .with_context(|| format!("reading {}", path.display()))?
             .to_rgb8();
         let (w, h) = (img.width() as usize, img.height() as usize);
-        let rgb = img.into_raw().into_iter().map(|v| v as f32 / 255.0).collect();
+        let rgb = img
+            .into_raw()
+            .into_iter()
+            .map(|v| v as f32 / 255.0)
+            .collect();
         Image::new(w, h, rgb)
     }
 
@@ -40,6 +44,13 @@ impl Image {
     pub fn resized(&self, w: usize, h: usize) -> Image {
         if w == self.w && h == self.h {
             return self.clone();
+        }
+        if self.w == 0 || self.h == 0 {
+            return Image {
+                w,
+                h,
+                rgb: vec![0.0; w * h * 3],
+            };
         }
         let mut rgb = vec![0f32; w * h * 3];
         let sx = self.w as f32 / w as f32;
@@ -129,7 +140,10 @@ impl DataSource for InMemory {
     fn get(&self, index: usize) -> Result<Sample> {
         match self.samples.get(index) {
             Some(s) => Ok(s.clone()),
-            None => bail!("sample {index} out of range ({} samples)", self.samples.len()),
+            None => bail!(
+                "sample {index} out of range ({} samples)",
+                self.samples.len()
+            ),
         }
     }
 
@@ -144,7 +158,8 @@ fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     for e in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let p = e?.path();
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.ends_with(".png") && !name.ends_with(".mask.png") && !name.ends_with(".density.png") {
+        if name.ends_with(".png") && !name.ends_with(".mask.png") && !name.ends_with(".density.png")
+        {
             out.push(p);
         }
     }
@@ -211,7 +226,10 @@ impl DataSource for FaceFolder {
 pub fn parse_points(text: &str) -> Result<Vec<(f32, f32)>> {
     let mut lines = text.lines();
     let header = lines.next().unwrap_or("").trim();
-    ensure!(header == "x,y", "points file header is {header:?}, expected \"x,y\"");
+    ensure!(
+        header == "x,y",
+        "points file header is {header:?}, expected \"x,y\""
+    );
     let mut out = Vec::new();
     for (n, line) in lines.enumerate() {
         let line = line.trim();
@@ -222,9 +240,19 @@ pub fn parse_points(text: &str) -> Result<Vec<(f32, f32)>> {
         let (Some(x), Some(y), None) = (it.next(), it.next(), it.next()) else {
             bail!("points line {}: {line:?}", n + 2);
         };
-        let x: f32 = x.trim().parse().with_context(|| format!("points line {}", n + 2))?;
-        let y: f32 = y.trim().parse().with_context(|| format!("points line {}", n + 2))?;
-        ensure!(x.is_finite() && y.is_finite(), "points line {}: not finite", n + 2);
+        let x: f32 = x
+            .trim()
+            .parse()
+            .with_context(|| format!("points line {}", n + 2))?;
+        let y: f32 = y
+            .trim()
+            .parse()
+            .with_context(|| format!("points line {}", n + 2))?;
+        ensure!(
+            x.is_finite() && y.is_finite(),
+            "points line {}: not finite",
+            n + 2
+        );
         out.push((x, y));
     }
     Ok(out)
@@ -257,7 +285,8 @@ impl DataSource for CrowdFolder {
         };
         let image = Image::load(p)?;
         let cp = sibling(p, ".points.csv");
-        let text = std::fs::read_to_string(&cp).with_context(|| format!("reading {}", cp.display()))?;
+        let text =
+            std::fs::read_to_string(&cp).with_context(|| format!("reading {}", cp.display()))?;
         let points = parse_points(&text).with_context(|| cp.display().to_string())?;
         Ok(Sample {
             image,
@@ -280,11 +309,20 @@ impl ClassFolder {
             .filter(|p| p.is_dir())
             .collect();
         classes.sort();
-        ensure!(classes.len() >= 2, "{}: need at least 2 class folders", dir.display());
+        ensure!(
+            classes.len() >= 2,
+            "{}: need at least 2 class folders",
+            dir.display()
+        );
         let mut items = Vec::new();
         let mut class_names = Vec::new();
         for (k, c) in classes.iter().enumerate() {
-            class_names.push(c.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string());
+            class_names.push(
+                c.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("?")
+                    .to_string(),
+            );
             for p in list_images(c)? {
                 items.push((p, k));
             }

@@ -9,7 +9,14 @@
 pub trait DensityMap: Send + Sync {
     /// `points` are in input pixels of an `in_w x in_h` image; the map is
     /// `out_w x out_h`, row-major.
-    fn render(&self, points: &[(f32, f32)], in_w: usize, in_h: usize, out_w: usize, out_h: usize) -> Vec<f32>;
+    fn render(
+        &self,
+        points: &[(f32, f32)],
+        in_w: usize,
+        in_h: usize,
+        out_w: usize,
+        out_h: usize,
+    ) -> Vec<f32>;
 }
 
 /// Placeholder density: one Gaussian of fixed `sigma` (output pixels) per
@@ -27,7 +34,14 @@ impl Default for FixedSigmaDensity {
 }
 
 impl DensityMap for FixedSigmaDensity {
-    fn render(&self, points: &[(f32, f32)], in_w: usize, in_h: usize, out_w: usize, out_h: usize) -> Vec<f32> {
+    fn render(
+        &self,
+        points: &[(f32, f32)],
+        in_w: usize,
+        in_h: usize,
+        out_w: usize,
+        out_h: usize,
+    ) -> Vec<f32> {
         let mut map = vec![0f32; out_w * out_h];
         if in_w == 0 || in_h == 0 || out_w == 0 || out_h == 0 {
             return map;

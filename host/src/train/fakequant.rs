@@ -40,7 +40,11 @@ impl ActQuant {
         let from_max = qmax - rmax / scale;
         let err_min = qmin.abs() + (rmin / scale).abs();
         let err_max = qmax.abs() + (rmax / scale).abs();
-        let zp = if err_min < err_max { from_min } else { from_max };
+        let zp = if err_min < err_max {
+            from_min
+        } else {
+            from_max
+        };
         let zero_point = if zp < qmin {
             qmin
         } else if zp > qmax {
@@ -247,5 +251,44 @@ mod tests {
         let g = y.backward().unwrap();
         let gx: Vec<f32> = g.get(x.as_tensor()).unwrap().to_vec1().unwrap();
         assert_eq!(gx, vec![1.0, 1.0, 1.0]);
+    }
+
+    /// With calibrated fake quantization on, every tensor the network
+    /// produces lies on its int8 grid, and training still gets gradients.
+    #[test]
+    fn quantization_aware_forward_lands_on_the_int8_grid() {
+        use super::super::arch::counter;
+        let mut net = Net::new(counter().unwrap(), 1).unwrap();
+        let x = Tensor::rand(0f32, 1f32, (2, 3, 128, 128), &Device::Cpu).unwrap();
+        net.forward(&x, true).unwrap();
+        let mut cal = Calibration::default();
+        cal.observe(&net, &x).unwrap();
+        let params = cal.params();
+        assert_eq!(params.len(), net.arch.tensor_count());
+        net.fake_quant = Some(params.clone());
+        let ts = net.forward_all(&x, net.arch.output, false).unwrap();
+        for (id, t) in ts.iter().enumerate() {
+            let (Some(t), Some(q)) = (t, params[id]) else {
+                continue;
+            };
+            for v in t
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+                .iter()
+                .step_by(97)
+            {
+                let steps = v / q.scale + q.zero_point as f32;
+                assert!(
+                    (steps - steps.round()).abs() < 1e-2,
+                    "tensor {id}: {v} off grid"
+                );
+            }
+        }
+        let y = net.forward(&x, true).unwrap().sum_all().unwrap();
+        let grads = y.backward().unwrap();
+        let w = net.layers[0].as_ref().unwrap().weight.as_tensor();
+        assert!(grads.get(w).is_some());
     }
 }

@@ -7,7 +7,9 @@
 //! The deployed model then has only CONV_2D / DEPTHWISE_CONV_2D with bias.
 use anyhow::{ensure, Result};
 
-use super::arch::Op;
+use candle_core::Tensor;
+
+use super::arch::{Arch, Op};
 use super::net::{Net, BN_EPS};
 
 /// Batch-norm parameters of one layer, per output channel.
@@ -27,7 +29,11 @@ pub fn fold_bn(weight: &[f32], bias: &[f32], bn: &BnParams) -> Result<(Vec<f32>,
     let o = bias.len();
     ensure!(o > 0 && weight.len() % o == 0, "weight/bias sizes disagree");
     for v in [&bn.gamma, &bn.beta, &bn.mean, &bn.var] {
-        ensure!(v.len() == o, "batch norm has {} channels, conv {o}", v.len());
+        ensure!(
+            v.len() == o,
+            "batch norm has {} channels, conv {o}",
+            v.len()
+        );
     }
     let per = weight.len() / o;
     let mut w = weight.to_vec();
@@ -128,54 +134,98 @@ pub fn fold_net(net: &Net) -> Result<Vec<FoldedLayer>> {
     Ok(out)
 }
 
+/// The architecture with every batch norm removed (what the device runs).
+pub fn without_bn(arch: &Arch) -> Arch {
+    let mut a = arch.clone();
+    for l in &mut a.layers {
+        match &mut l.op {
+            Op::Conv { bn, .. } | Op::Depthwise { bn, .. } => *bn = false,
+            _ => {}
+        }
+    }
+    a
+}
+
+/// A copy of `net` with batch norms folded into the convolutions: the same
+/// function in inference mode, and the starting point of
+/// quantization-aware fine-tuning (which trains the folded weights).
+pub fn folded_net(net: &Net) -> Result<Net> {
+    let plain = Net::new(without_bn(&net.arch), 0)?;
+    for f in fold_net(net)? {
+        let Some(p) = plain.layers.get(f.layer).and_then(|p| p.as_ref()) else {
+            anyhow::bail!("{}: no parameters in the folded net", f.name);
+        };
+        p.weight
+            .set(&Tensor::from_vec(f.weight, f.shape.to_vec(), &net.device)?)?;
+        p.bias.set(&Tensor::from_vec(
+            f.bias.clone(),
+            f.bias.len(),
+            &net.device,
+        )?)?;
+    }
+    Ok(plain)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::arch::{Act, ArchBuilder, Shape};
     use super::super::net::Net;
     use super::super::rng::Rng;
     use super::*;
-    use candle_core::{Device, Tensor};
+    use candle_core::Device;
 
     /// A net whose batch norms have non-trivial statistics, run in inference
     /// mode, against the same layers with the folded weights and no BN.
     #[test]
     fn folded_convs_match_conv_plus_bn() {
-        let build = |bn: bool| {
-            let mut b = ArchBuilder::new("t", Shape::new(9, 9, 3));
-            let a = b.conv("a", 0, 3, 2, 5, Act::None, bn).unwrap();
-            let d = b.depthwise_with("d", a, 1, Act::None, bn).unwrap();
-            let p = b.conv("p", d, 1, 1, 4, Act::None, bn).unwrap();
-            b.finish(p, p).unwrap()
-        };
-        let with_bn = Net::new(build(true), 1).unwrap();
+        let mut b = ArchBuilder::new("t", Shape::new(9, 9, 3));
+        let a = b.conv("a", 0, 3, 2, 5, Act::None, true).unwrap();
+        let d = b.depthwise_with("d", a, 1, Act::None, true).unwrap();
+        let p = b.conv("p", d, 1, 1, 4, Act::None, true).unwrap();
+        let with_bn = Net::new(b.finish(p, p).unwrap(), 1).unwrap();
+        // Random weights and BN parameters/statistics (variances positive).
         let mut rng = Rng::new(7);
         for (_, p) in with_bn.named_vars() {
             let n = p.elem_count();
             let v: Vec<f32> = (0..n).map(|_| rng.range(0.3, 1.7)).collect();
             let t = Tensor::from_vec(v, p.dims(), &Device::Cpu).unwrap();
             // Signs on weights and biases so it is not all positive.
-            let t = if p.dims().len() == 4 { (t - 1.0).unwrap() } else { t };
+            let t = if p.dims().len() == 4 {
+                (t - 1.0).unwrap()
+            } else {
+                t
+            };
             p.set(&t).unwrap();
         }
-        let folded = fold_net(&with_bn).unwrap();
-        let plain = Net::new(build(false), 2).unwrap();
-        for f in &folded {
-            let p = plain.layers[f.layer].as_ref().unwrap();
-            p.weight
-                .set(&Tensor::from_vec(f.weight.clone(), f.shape.to_vec(), &Device::Cpu).unwrap())
-                .unwrap();
-            p.bias
-                .set(&Tensor::from_vec(f.bias.clone(), f.bias.len(), &Device::Cpu).unwrap())
-                .unwrap();
-        }
+        let plain = folded_net(&with_bn).unwrap();
+        assert!(plain.layers.iter().flatten().all(|p| p.bn.is_none()));
         let x: Vec<f32> = (0..3 * 81).map(|_| rng.range(-1.0, 1.0)).collect();
         let x = Tensor::from_vec(x, (1, 3, 9, 9), &Device::Cpu).unwrap();
-        let a: Vec<f32> = with_bn.forward(&x, false).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-        let b: Vec<f32> = plain.forward(&x, false).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let a: Vec<f32> = with_bn
+            .forward(&x, false)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let b: Vec<f32> = plain
+            .forward(&x, false)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         assert_eq!(a.len(), 4 * 5 * 5);
-        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
         assert!(worst < 1e-4, "max difference {worst}");
-        assert!(a.iter().any(|v| v.abs() > 0.1), "outputs are trivially small");
+        assert!(
+            a.iter().any(|v| v.abs() > 0.1),
+            "outputs are trivially small"
+        );
     }
 
     #[test]

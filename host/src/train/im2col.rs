@@ -102,7 +102,9 @@ impl CustomOp1 for Im2col {
 
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let (n, c, _, _) = arg.dims4()?;
-        let g = grad.contiguous()?.apply_op1_no_bwd(&Col2im { win: self.0, n, c })?;
+        let g = grad
+            .contiguous()?
+            .apply_op1_no_bwd(&Col2im { win: self.0, n, c })?;
         Ok(Some(g))
     }
 }
@@ -124,7 +126,10 @@ impl CustomOp1 for Col2im {
         let win = self.win;
         let mut out = vec![0f32; self.n * self.c * win.h * win.w];
         win.for_each(self.n, self.c, |o, i| out[i] += src[o]);
-        Ok((CpuStorage::F32(out), Shape::from((self.n, self.c, win.h, win.w))))
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((self.n, self.c, win.h, win.w)),
+        ))
     }
 }
 
@@ -145,14 +150,18 @@ mod tests {
     fn col2im_is_the_adjoint_of_im2col() {
         let dev = Device::Cpu;
         for stride in [1, 2] {
-            let x = Var::from_tensor(&Tensor::rand(-1f32, 1f32, (2, 3, 5, 6), &dev).unwrap()).unwrap();
+            let x =
+                Var::from_tensor(&Tensor::rand(-1f32, 1f32, (2, 3, 5, 6), &dev).unwrap()).unwrap();
             let (p, _, _) = patches(x.as_tensor(), 3, stride).unwrap();
             let g = Tensor::rand(-1f32, 1f32, p.dims(), &dev).unwrap();
             let lhs = (&p * &g).unwrap().sum_all().unwrap();
             let grads = lhs.backward().unwrap();
             let gx = grads.get(x.as_tensor()).unwrap();
             let rhs = (x.as_tensor() * gx).unwrap().sum_all().unwrap();
-            let (a, b) = (lhs.to_scalar::<f32>().unwrap(), rhs.to_scalar::<f32>().unwrap());
+            let (a, b) = (
+                lhs.to_scalar::<f32>().unwrap(),
+                rhs.to_scalar::<f32>().unwrap(),
+            );
             assert!((a - b).abs() < 1e-3, "stride {stride}: {a} vs {b}");
         }
     }

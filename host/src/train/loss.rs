@@ -30,7 +30,13 @@ pub fn segmentation(logits: &Tensor, classes: &[u8], weights: &[f32]) -> Result<
 
 /// Counting loss: mean squared error of the (scaled) density map plus
 /// `count_weight` times the mean absolute count error.
-pub fn density(pred: &Tensor, target: &Tensor, counts: &[f32], scale: f32, count_weight: f64) -> Result<Tensor> {
+pub fn density(
+    pred: &Tensor,
+    target: &Tensor,
+    counts: &[f32],
+    scale: f32,
+    count_weight: f64,
+) -> Result<Tensor> {
     let mse = (pred - target)?.sqr()?.mean_all()?;
     let n = pred.dim(0)?;
     let pc = (pred.sum((1, 2, 3))? * (1.0 / scale as f64))?;
@@ -54,7 +60,10 @@ mod tests {
         // One image, 2 classes, 2 pixels: logits make p = (0.5, 0.5) at
         // pixel 0 and p(class 1) = sigmoid(2) at pixel 1.
         let l = Tensor::from_vec(vec![0f32, 0.0, 0.0, 2.0], (1, 2, 1, 2), &Device::Cpu).unwrap();
-        let loss = segmentation(&l, &[0, 1], &[1.0, 3.0]).unwrap().to_scalar::<f32>().unwrap();
+        let loss = segmentation(&l, &[0, 1], &[1.0, 3.0])
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         let p1 = 1.0 / (1.0 + (-2f32).exp());
         let want = (1.0 * -(0.5f32.ln()) + 3.0 * -(p1.ln())) / 4.0;
         assert!((loss - want).abs() < 1e-5, "{loss} vs {want}");
@@ -65,7 +74,10 @@ mod tests {
         let p = Tensor::from_vec(vec![2f32, 0.0, 0.0, 0.0], (1, 1, 2, 2), &Device::Cpu).unwrap();
         let t = Tensor::from_vec(vec![1f32, 1.0, 0.0, 0.0], (1, 1, 2, 2), &Device::Cpu).unwrap();
         // mse = (1 + 1) / 4; counts: pred 2/10, true 0.3 → |diff| 0.1.
-        let l = density(&p, &t, &[0.3], 10.0, 2.0).unwrap().to_scalar::<f32>().unwrap();
+        let l = density(&p, &t, &[0.3], 10.0, 2.0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!((l - (0.5 + 0.2)).abs() < 1e-5, "{l}");
     }
 }

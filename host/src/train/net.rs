@@ -7,6 +7,7 @@ use candle_core::{DType, Device, Result, Tensor, Var};
 
 use super::arch::{Arch, Op, Resize, TensorId};
 use super::chanops;
+use super::fakequant::{fake_quant_weights, ActQuant};
 use super::ops;
 use super::rng::Rng;
 
@@ -41,7 +42,11 @@ impl BatchNorm {
             let m = BN_MOMENTUM as f32;
             let blend = |run: &Var, batch: &[f32]| -> Result<()> {
                 let old = run.as_tensor().to_vec1::<f32>()?;
-                let new: Vec<f32> = old.iter().zip(batch).map(|(o, b)| (1.0 - m) * o + m * b).collect();
+                let new: Vec<f32> = old
+                    .iter()
+                    .zip(batch)
+                    .map(|(o, b)| (1.0 - m) * o + m * b)
+                    .collect();
                 run.set(&Tensor::from_vec(new, c, x.device())?)
             };
             blend(&self.mean, &mean)?;
@@ -81,6 +86,11 @@ pub struct Net {
     /// One entry per layer; `None` for layers without weights.
     pub layers: Vec<Option<ConvParams>>,
     pub device: Device,
+    /// Quantization-aware mode: when set, weights are fake-quantized per
+    /// channel and every tensor with an entry (by [`TensorId`]) is
+    /// fake-quantized, so the forward pass sees the values the int8
+    /// runtime holds while gradients pass straight through.
+    pub fake_quant: Option<Vec<Option<ActQuant>>>,
 }
 
 fn randn(rng: &mut Rng, n: usize, std: f32) -> Vec<f32> {
@@ -104,13 +114,21 @@ impl Net {
                     ..
                 } => {
                     let fan_in = (cin * kernel * kernel) as f32;
-                    let std = if bn { (2.0 / fan_in).sqrt() } else { 0.1 / fan_in.sqrt() };
+                    let std = if bn {
+                        (2.0 / fan_in).sqrt()
+                    } else {
+                        0.1 / fan_in.sqrt()
+                    };
                     let w = randn(&mut rng, out_channels * cin * kernel * kernel, std);
                     let w = Tensor::from_vec(w, (out_channels, cin, kernel, kernel), &device)?;
                     Some(ConvParams {
                         weight: Var::from_tensor(&w)?,
                         bias: Var::zeros(out_channels, DType::F32, &device)?,
-                        bn: if bn { Some(BatchNorm::new(out_channels, &device)?) } else { None },
+                        bn: if bn {
+                            Some(BatchNorm::new(out_channels, &device)?)
+                        } else {
+                            None
+                        },
                     })
                 }
                 Op::Depthwise { kernel, bn, .. } => {
@@ -121,7 +139,11 @@ impl Net {
                     Some(ConvParams {
                         weight: Var::from_tensor(&w)?,
                         bias: Var::zeros(c, DType::F32, &device)?,
-                        bn: if bn { Some(BatchNorm::new(c, &device)?) } else { None },
+                        bn: if bn {
+                            Some(BatchNorm::new(c, &device)?)
+                        } else {
+                            None
+                        },
                     })
                 }
                 _ => None,
@@ -132,6 +154,7 @@ impl Net {
             arch,
             layers,
             device,
+            fake_quant: None,
         })
     }
 
@@ -154,10 +177,15 @@ impl Net {
 
     /// Runs the network on `x` (N, 3, H, W) and returns every tensor it
     /// computed on the way to `target` (index = [`TensorId`]).
-    pub fn forward_all(&self, x: &Tensor, target: TensorId, train: bool) -> Result<Vec<Option<Tensor>>> {
+    pub fn forward_all(
+        &self,
+        x: &Tensor,
+        target: TensorId,
+        train: bool,
+    ) -> Result<Vec<Option<Tensor>>> {
         let need = self.needed(target);
         let mut ts: Vec<Option<Tensor>> = vec![None; self.arch.tensor_count()];
-        ts[0] = Some(x.clone());
+        ts[0] = Some(self.quantize_tensor(0, x.clone())?);
         for (i, l) in self.arch.layers.iter().enumerate() {
             if !need[i + 1] {
                 continue;
@@ -171,7 +199,7 @@ impl Net {
             };
             let y = match (l.op, self.layers[i].as_ref()) {
                 (Op::Conv { stride, act, .. }, Some(p)) => {
-                    let y = ops::conv2d(input(0)?, p.weight.as_tensor(), p.bias.as_tensor(), stride)?;
+                    let y = ops::conv2d(input(0)?, &self.weight(p)?, p.bias.as_tensor(), stride)?;
                     let y = match &p.bn {
                         Some(bn) => bn.forward(&y, train)?,
                         None => y,
@@ -179,7 +207,8 @@ impl Net {
                     ops::activate(&y, act)?
                 }
                 (Op::Depthwise { stride, act, .. }, Some(p)) => {
-                    let y = ops::depthwise(input(0)?, p.weight.as_tensor(), p.bias.as_tensor(), stride)?;
+                    let y =
+                        ops::depthwise(input(0)?, &self.weight(p)?, p.bias.as_tensor(), stride)?;
                     let y = match &p.bn {
                         Some(bn) => bn.forward(&y, train)?,
                         None => y,
@@ -188,9 +217,8 @@ impl Net {
                 }
                 (Op::Add { act }, _) => ops::activate(&(input(0)? + input(1)?)?, act)?,
                 (Op::Concat, _) => {
-                    let parts: Vec<&Tensor> = (0..l.inputs.len())
-                        .map(input)
-                        .collect::<Result<_>>()?;
+                    let parts: Vec<&Tensor> =
+                        (0..l.inputs.len()).map(input).collect::<Result<_>>()?;
                     Tensor::cat(&parts, 1)?
                 }
                 (Op::Upsample { factor, mode }, _) => match mode {
@@ -199,9 +227,30 @@ impl Net {
                 },
                 (_, None) => candle_core::bail!("{}: missing parameters", l.name),
             };
-            ts[i + 1] = Some(y);
+            ts[i + 1] = Some(self.quantize_tensor(i + 1, y)?);
         }
         Ok(ts)
+    }
+
+    /// A layer's weights as the forward pass uses them (fake-quantized in
+    /// quantization-aware mode).
+    fn weight(&self, p: &ConvParams) -> Result<Tensor> {
+        if self.fake_quant.is_some() {
+            fake_quant_weights(p.weight.as_tensor())
+        } else {
+            Ok(p.weight.as_tensor().clone())
+        }
+    }
+
+    fn quantize_tensor(&self, id: TensorId, t: Tensor) -> Result<Tensor> {
+        match self
+            .fake_quant
+            .as_ref()
+            .and_then(|q| q.get(id).copied().flatten())
+        {
+            Some(q) => q.fake_quant(&t),
+            None => Ok(t),
+        }
     }
 
     /// Output of tensor `target`.
@@ -272,7 +321,11 @@ impl Net {
             match map.get(&name) {
                 Some(t) => {
                     if t.dims() != var.dims() {
-                        candle_core::bail!("{name}: checkpoint shape {:?}, model {:?}", t.dims(), var.dims());
+                        candle_core::bail!(
+                            "{name}: checkpoint shape {:?}, model {:?}",
+                            t.dims(),
+                            var.dims()
+                        );
                     }
                     var.set(&t.to_dtype(DType::F32)?)?;
                     set.push(name);

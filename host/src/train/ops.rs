@@ -27,7 +27,8 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize) -> Result<Tenso
 
 /// Adds a per-channel bias to (N, C, H, W).
 pub fn add_bias(x: &Tensor, b: &Tensor) -> Result<Tensor> {
-    x.contiguous()?.apply_op2(&b.contiguous()?, chanops::ChannelBias)
+    x.contiguous()?
+        .apply_op2(&b.contiguous()?, chanops::ChannelBias)
 }
 
 /// Convolution as (Cout, k*k*Cin) x (N, k*k*Cin, Ho*Wo) over im2col patches
@@ -55,7 +56,9 @@ pub fn depthwise(x: &Tensor, w: &Tensor, b: &Tensor, stride: usize) -> Result<Te
     let (_, _, h, wd) = x.dims4()?;
     let (_, _, k, _) = w.dims4()?;
     let win = Window::same(h, wd, k, stride);
-    let y = x.contiguous()?.apply_op2(&w.contiguous()?, chanops::Depthwise(win))?;
+    let y = x
+        .contiguous()?
+        .apply_op2(&w.contiguous()?, chanops::Depthwise(win))?;
     add_bias(&y, b)
 }
 
@@ -131,7 +134,14 @@ mod tests {
     }
 
     /// Direct SAME-padded convolution on plain arrays, the reference.
-    fn reference_depthwise(x: &[f32], c: usize, h: usize, w: usize, k: &[f32], s: usize) -> Vec<f32> {
+    fn reference_depthwise(
+        x: &[f32],
+        c: usize,
+        h: usize,
+        w: usize,
+        k: &[f32],
+        s: usize,
+    ) -> Vec<f32> {
         let (oh, top) = same_padding(h, 3, s);
         let (ow, left) = same_padding(w, 3, s);
         let mut out = vec![0.0; c * oh * ow];
@@ -159,8 +169,12 @@ mod tests {
     #[test]
     fn depthwise_matches_direct_same_convolution() {
         let (c, h, w) = (2, 6, 5);
-        let x: Vec<f32> = (0..c * h * w).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
-        let k: Vec<f32> = (0..c * 9).map(|i| ((i * 5) % 7) as f32 * 0.5 - 1.0).collect();
+        let x: Vec<f32> = (0..c * h * w)
+            .map(|i| ((i * 7) % 11) as f32 - 5.0)
+            .collect();
+        let k: Vec<f32> = (0..c * 9)
+            .map(|i| ((i * 5) % 7) as f32 * 0.5 - 1.0)
+            .collect();
         let zero = Tensor::zeros(c, candle_core::DType::F32, &Device::Cpu).unwrap();
         for s in [1, 2] {
             let y = depthwise(&t(&x, (1, c, h, w)), &t(&k, (c, 1, 3, 3)), &zero, s).unwrap();

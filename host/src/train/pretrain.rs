@@ -36,7 +36,9 @@ pub struct Head {
 impl Head {
     pub fn new(features: usize, classes: usize, rng: &mut Rng) -> Result<Head> {
         let std = (1.0 / features as f32).sqrt();
-        let w: Vec<f32> = (0..features * classes).map(|_| rng.normal() * std).collect();
+        let w: Vec<f32> = (0..features * classes)
+            .map(|_| rng.normal() * std)
+            .collect();
         let w = Tensor::from_vec(w, (classes, features), &candle_core::Device::Cpu)?;
         Ok(Head {
             weight: Var::from_tensor(&w)?,
@@ -61,14 +63,14 @@ pub struct PretrainEpoch {
 }
 
 /// Trains the encoder of `net` (and a fresh head) to classify `data`.
-pub fn pretrain(net: &Net, data: &dyn DataSource, cfg: &PretrainConfig) -> Result<Vec<PretrainEpoch>> {
+pub fn pretrain(
+    net: &Net,
+    data: &dyn DataSource,
+    cfg: &PretrainConfig,
+) -> Result<Vec<PretrainEpoch>> {
     let classes = data.classes();
     ensure!(classes >= 2, "pre-training data has {classes} classes");
-    let feat = net
-        .arch
-        .shape(net.arch.encoder)
-        .map(|s| s.c)
-        .unwrap_or(0);
+    let feat = net.arch.shape(net.arch.encoder).map(|s| s.c).unwrap_or(0);
     let mut rng = Rng::new(cfg.seed ^ 0xf4ac_7a15);
     let head = Head::new(feat, classes, &mut rng)?;
     let mut vars = net.trainable(true);

@@ -12,7 +12,11 @@ use super::rng::Rng;
 
 /// One toy face crop of `size x size`: class 1 = glasses bar, 2 = shadow line.
 pub fn face(size: usize, rng: &mut Rng) -> Sample {
-    let skin = [rng.range(0.55, 0.9), rng.range(0.4, 0.7), rng.range(0.3, 0.55)];
+    let skin = [
+        rng.range(0.55, 0.9),
+        rng.range(0.4, 0.7),
+        rng.range(0.3, 0.55),
+    ];
     let mut rgb = vec![0f32; size * size * 3];
     let mut mask = vec![0u8; size * size];
     let bar_h = 3 + rng.below(4);
@@ -39,7 +43,11 @@ pub fn face(size: usize, rng: &mut Rng) -> Sample {
         }
     }
     Sample {
-        image: Image { w: size, h: size, rgb },
+        image: Image {
+            w: size,
+            h: size,
+            rgb,
+        },
         label: Label::Mask(mask),
     }
 }
@@ -47,14 +55,21 @@ pub fn face(size: usize, rng: &mut Rng) -> Sample {
 /// One toy crowd frame with `1..=max_heads` heads.
 pub fn crowd(size: usize, max_heads: usize, rng: &mut Rng) -> Sample {
     let n = 1 + rng.below(max_heads.max(1));
-    let ground = [rng.range(0.4, 0.7), rng.range(0.4, 0.7), rng.range(0.35, 0.6)];
+    let ground = [
+        rng.range(0.4, 0.7),
+        rng.range(0.4, 0.7),
+        rng.range(0.35, 0.6),
+    ];
     let mut rgb = vec![0f32; size * size * 3];
     for (i, v) in rgb.iter_mut().enumerate() {
         *v = ground[i % 3] + rng.range(-0.04, 0.04);
     }
     let mut points = Vec::with_capacity(n);
     for _ in 0..n {
-        let (cx, cy) = (rng.range(2.0, size as f32 - 2.0), rng.range(2.0, size as f32 - 2.0));
+        let (cx, cy) = (
+            rng.range(2.0, size as f32 - 2.0),
+            rng.range(2.0, size as f32 - 2.0),
+        );
         let r = rng.range(2.0, 4.0);
         let tone = rng.range(0.05, 0.25);
         for y in 0..size {
@@ -70,13 +85,21 @@ pub fn crowd(size: usize, max_heads: usize, rng: &mut Rng) -> Sample {
         points.push((cx, cy));
     }
     Sample {
-        image: Image { w: size, h: size, rgb },
+        image: Image {
+            w: size,
+            h: size,
+            rgb,
+        },
         label: Label::Points(points),
     }
 }
 
 fn to_rgb8(img: &Image) -> RgbImage {
-    let data = img.rgb.iter().map(|v| (v * 255.0).round().clamp(0.0, 255.0) as u8).collect();
+    let data = img
+        .rgb
+        .iter()
+        .map(|v| (v * 255.0).round().clamp(0.0, 255.0) as u8)
+        .collect();
     RgbImage::from_raw(img.w as u32, img.h as u32, data).unwrap_or_default()
 }
 
@@ -107,7 +130,11 @@ pub fn write_sample(dir: &Path, index: usize, s: &Sample) -> Result<()> {
 pub fn write_folder(dir: &Path, n: usize, crowds: bool, seed: u64) -> Result<()> {
     let mut rng = Rng::new(seed);
     for i in 0..n {
-        let s = if crowds { crowd(128, 30, &mut rng) } else { face(96, &mut rng) };
+        let s = if crowds {
+            crowd(128, 30, &mut rng)
+        } else {
+            face(96, &mut rng)
+        };
         write_sample(dir, i, &s)?;
     }
     Ok(())

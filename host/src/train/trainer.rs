@@ -117,8 +117,16 @@ pub struct Trainer {
 
 impl Trainer {
     /// Trainer for `net`; `train_len` (samples per epoch) sets the schedule.
-    pub fn new(net: Net, cfg: TrainConfig, train_len: usize, class_weights: Vec<f32>) -> Result<Trainer> {
-        let out = net.arch.shape(net.arch.output).context("model has no output")?;
+    pub fn new(
+        net: Net,
+        cfg: TrainConfig,
+        train_len: usize,
+        class_weights: Vec<f32>,
+    ) -> Result<Trainer> {
+        let out = net
+            .arch
+            .shape(net.arch.output)
+            .context("model has no output")?;
         let target = match cfg.task {
             Task::Segmenter => Target::Classes {
                 classes: SEG_CLASSES,
@@ -151,7 +159,9 @@ impl Trainer {
         let y = self.net.forward(&batch.images, train)?;
         Ok(match &batch.target {
             BatchTarget::Classes(c) => loss::segmentation(&y, c, &self.class_weights)?,
-            BatchTarget::Density { map, counts } => loss::density(&y, map, counts, DENSITY_SCALE, COUNT_WEIGHT)?,
+            BatchTarget::Density { map, counts } => {
+                loss::density(&y, map, counts, DENSITY_SCALE, COUNT_WEIGHT)?
+            }
             BatchTarget::Labels(l) => loss::classification(&y, l)?,
         })
     }
@@ -159,7 +169,8 @@ impl Trainer {
     /// One optimisation step; returns the batch loss before the update.
     pub fn step(&mut self, batch: &Batch) -> Result<f32> {
         let t = self.step as f64 / self.total_steps as f64;
-        self.opt.set_learning_rate(cosine_lr(self.cfg.lr, t.min(1.0)));
+        self.opt
+            .set_learning_rate(cosine_lr(self.cfg.lr, t.min(1.0)));
         let l = self.loss(batch, true)?;
         self.opt.backward_step(&l)?;
         self.step += 1;
@@ -167,7 +178,12 @@ impl Trainer {
     }
 
     /// Loads samples `idx` (augmented when `rng` is given) into a batch.
-    pub fn load(&self, data: &dyn DataSource, idx: &[usize], rng: Option<&mut Rng>) -> Result<Batch> {
+    pub fn load(
+        &self,
+        data: &dyn DataSource,
+        idx: &[usize],
+        rng: Option<&mut Rng>,
+    ) -> Result<Batch> {
         let mut samples = Vec::with_capacity(idx.len());
         let mut rng = rng;
         for &i in idx {
@@ -182,7 +198,12 @@ impl Trainer {
 
     /// One pass over the (shuffled) training data; returns the mean loss
     /// and the number of images seen.
-    pub fn train_epoch(&mut self, data: &dyn DataSource, rng: &mut Rng, bar: &ProgressBar) -> Result<(f64, usize)> {
+    pub fn train_epoch(
+        &mut self,
+        data: &dyn DataSource,
+        rng: &mut Rng,
+        bar: &ProgressBar,
+    ) -> Result<(f64, usize)> {
         let mut order: Vec<usize> = (0..data.len()).collect();
         rng.shuffle(&mut order);
         let mut chunks: Vec<&[usize]> = order.chunks(self.cfg.batch.max(1)).collect();
@@ -231,16 +252,26 @@ impl Trainer {
 
     /// Trains for `cfg.epochs`, validating after each epoch, writing
     /// `last.safetensors`, `best.safetensors` and `log.csv` to `cfg.out`.
-    pub fn fit(&mut self, train: &dyn DataSource, val: &dyn DataSource) -> Result<Vec<EpochReport>> {
+    pub fn fit(
+        &mut self,
+        train: &dyn DataSource,
+        val: &dyn DataSource,
+    ) -> Result<Vec<EpochReport>> {
         let mut rng = Rng::new(self.cfg.seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ 0x5eed);
         let mut reports = Vec::new();
         let mut best = f64::NEG_INFINITY;
         if let Some(out) = &self.cfg.out {
             fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-            fs::write(out.join("log.csv"), "epoch,train_loss,metric,seconds,images_per_s\n")?;
+            fs::write(
+                out.join("log.csv"),
+                "epoch,train_loss,metric,seconds,images_per_s\n",
+            )?;
         }
         for epoch in 1..=self.cfg.epochs {
-            let bar = progress_bar(self.cfg.progress, &format!("{} {epoch}/{}", self.cfg.task.name(), self.cfg.epochs));
+            let bar = progress_bar(
+                self.cfg.progress,
+                &format!("{} {epoch}/{}", self.cfg.task.name(), self.cfg.epochs),
+            );
             let t0 = Instant::now();
             let (train_loss, images) = self.train_epoch(train, &mut rng, &bar)?;
             let seconds = t0.elapsed().as_secs_f64();
@@ -251,7 +282,9 @@ impl Trainer {
                 if score.figure_of_merit() > best {
                     checkpoint::save(&self.net, &out.join("best.safetensors"))?;
                 }
-                let mut log = fs::OpenOptions::new().append(true).open(out.join("log.csv"))?;
+                let mut log = fs::OpenOptions::new()
+                    .append(true)
+                    .open(out.join("log.csv"))?;
                 writeln!(
                     log,
                     "{epoch},{train_loss:.6},\"{score}\",{seconds:.1},{:.1}",
@@ -296,7 +329,9 @@ pub fn progress_bar(show: bool, prefix: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(0);
-    if let Ok(style) = ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{prefix:>16} [{bar:30}] {pos}/{len} {elapsed_precise} {msg}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_prefix(prefix.to_string());
