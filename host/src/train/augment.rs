@@ -146,14 +146,14 @@ pub fn crop_resize(s: Sample, x0: usize, y0: usize, cw: usize, ch: usize) -> Sam
 mod tests {
     use super::*;
 
-    /// An image whose red channel equals its mask, so any geometric
-    /// mismatch between image and label shows up.
+    /// An image whose red channel encodes its mask (class k → k/2), so any
+    /// geometric mismatch between image and label shows up.
     fn tagged(w: usize, h: usize) -> Sample {
         let mut rgb = vec![0f32; w * h * 3];
         let mut mask = vec![0u8; w * h];
         for y in 0..h {
             for x in 0..w {
-                let k = ((x / 3 + y / 2) % 3) as u8;
+                let k = ((x / 8 + y / 6) % 3) as u8;
                 mask[y * w + x] = k;
                 rgb[(y * w + x) * 3] = k as f32 / 2.0;
             }
@@ -169,23 +169,35 @@ mod tests {
         let mut rng = Rng::new(3);
         let aug = Augment {
             hflip: true,
-            min_crop: 0.5,
+            min_crop: 0.6,
             jitter: 0.0,
         };
         for _ in 0..10 {
-            let s = aug.apply(tagged(24, 16), &mut rng);
-            let Label::Mask(m) = &s.label else { panic!() };
-            assert_eq!(m.len(), 24 * 16);
-            // Away from class edges (where bilinear image resampling blends),
-            // the image's red channel still says the mask's class.
-            let mut agree = 0;
-            for (i, &k) in m.iter().enumerate() {
-                if (s.image.rgb[i * 3] - k as f32 / 2.0).abs() < 0.01 {
-                    agree += 1;
-                }
-            }
-            assert!(agree > m.len() / 2, "only {agree} of {} agree", m.len());
+            let s = aug.apply(tagged(48, 36), &mut rng);
+            let Label::Mask(m) = &s.label else {
+                panic!("label type changed")
+            };
+            assert_eq!(m.len(), 48 * 36);
+            // Only pixels on class edges may disagree (the image is
+            // resampled bilinearly, the mask by nearest neighbour).
+            let agree = m
+                .iter()
+                .enumerate()
+                .filter(|&(i, &k)| (s.image.rgb[i * 3] * 2.0).round() as u8 == k)
+                .count();
+            assert!(
+                agree * 100 > m.len() * 85,
+                "only {agree} of {} agree",
+                m.len()
+            );
         }
+        // A shifted mask would fail: check the test can tell.
+        let s = tagged(48, 36);
+        let Label::Mask(m) = &s.label else { panic!() };
+        let shifted = (0..m.len())
+            .filter(|&i| (s.image.rgb[i * 3] * 2.0).round() as u8 == m[(i + 4) % m.len()])
+            .count();
+        assert!(shifted * 100 < m.len() * 85);
     }
 
     #[test]

@@ -172,6 +172,34 @@ pub fn greedy_arena(arch: &Arch) -> usize {
     arena
 }
 
+/// A plain-text table of the layers (name, op, output shape, MACs,
+/// parameters), for model cards and `--help`-level reports.
+pub fn layer_table(arch: &Arch) -> String {
+    let mut out = format!(
+        "{:<12} {:<22} {:>12} {:>9} {:>7}\n",
+        "layer", "op", "output HxWxC", "MACs", "params"
+    );
+    for (i, l) in arch.layers.iter().enumerate() {
+        let op = match l.op {
+            Op::Conv { kernel, stride, .. } => format!("conv {kernel}x{kernel}/{stride}"),
+            Op::Depthwise { kernel, stride, .. } => format!("depthwise {kernel}x{kernel}/{stride}"),
+            Op::Add { .. } => "add".to_string(),
+            Op::Concat => "concat".to_string(),
+            Op::Upsample { factor, mode } => format!("resize x{factor} {mode:?}"),
+        };
+        let (w, b) = layer_params(arch, i);
+        out.push_str(&format!(
+            "{:<12} {:<22} {:>12} {:>9} {:>7}\n",
+            l.name,
+            op,
+            format!("{}x{}x{}", l.out.h, l.out.w, l.out.c),
+            layer_macs(arch, i),
+            w + b
+        ));
+    }
+    out
+}
+
 /// One model's budget figures, for reports and model cards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Budget {
@@ -257,7 +285,7 @@ mod tests {
     fn both_models_fit_the_device_budgets() {
         for arch in [segmenter().unwrap(), counter().unwrap()] {
             let b = Budget::of(&arch);
-            println!("{}: {b}", arch.name);
+            println!("{}: {b}\n{}", arch.name, layer_table(&arch));
             assert!(b.macs <= MAC_LIMIT, "{}: {b}", arch.name);
             assert!(b.constant_bytes <= WEIGHT_LIMIT, "{}: {b}", arch.name);
             assert!(b.activation_peak <= ARENA_LIMIT, "{}: {b}", arch.name);

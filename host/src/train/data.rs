@@ -77,13 +77,17 @@ impl Image {
     }
 }
 
-/// Nearest-neighbour resize of a class map (`src` is `sw x sh`).
+/// Nearest-neighbour resize of a class map (`src` is `sw x sh`), sampling
+/// at pixel centres like [`Image::resized`] so masks stay aligned.
 pub fn resize_mask(src: &[u8], sw: usize, sh: usize, w: usize, h: usize) -> Vec<u8> {
     let mut out = vec![0u8; w * h];
+    if sw == 0 || sh == 0 || src.len() < sw * sh {
+        return out;
+    }
     for y in 0..h {
-        let yy = ((y * sh) / h).min(sh - 1);
+        let yy = (((2 * y + 1) * sh) / (2 * h)).min(sh - 1);
         for x in 0..w {
-            let xx = ((x * sw) / w).min(sw - 1);
+            let xx = (((2 * x + 1) * sw) / (2 * w)).min(sw - 1);
             out[y * w + x] = src[yy * sw + xx];
         }
     }

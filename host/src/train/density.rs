@@ -90,8 +90,13 @@ mod tests {
         let sum: f32 = m.iter().sum();
         // The point outside the image does not count.
         assert!((sum - 3.0).abs() < 1e-4, "sum {sum}");
-        // The central head peaks near output pixel (15.5, 15.5).
-        let peak = m.iter().cloned().fold(0f32, f32::max);
-        assert!(m[15 * 32 + 15] > 0.5 * peak || m[16 * 32 + 16] > 0.5 * peak);
+        // A head at input (64, 64) sits at output (15.5, 15.5): the four
+        // pixels around it get the same, largest share.
+        let c = FixedSigmaDensity { sigma: 1.5 }.render(&[(64.0, 64.0)], 128, 128, 32, 32);
+        let peak = c.iter().cloned().fold(0f32, f32::max);
+        for (y, x) in [(15, 15), (15, 16), (16, 15), (16, 16)] {
+            assert!((c[y * 32 + x] - peak).abs() < 1e-6);
+        }
+        assert!((c.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }
 }

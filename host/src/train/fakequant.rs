@@ -93,8 +93,14 @@ fn fake_quant_tensor(x: &Tensor, scale: f32, zp: i32, lo: i32, hi: i32) -> Resul
         .clamp(lo as f32, hi as f32)?
         .affine(1.0, -(zp as f64))?
         .broadcast_mul(&s)?;
-    // x + (q - x).detach(): value q, gradient of x.
-    x + (q - x)?.detach()
+    straight_through(x, &q)
+}
+
+/// Value `q` exactly, gradient of `x`: `q + (x - x.detach())`. (The usual
+/// `x + (q - x).detach()` is off by a rounding error, which would break
+/// exactness with the runtime.)
+fn straight_through(x: &Tensor, q: &Tensor) -> Result<Tensor> {
+    q.detach() + (x - x.detach())?
 }
 
 /// Per-output-channel symmetric int8 weights.
@@ -146,7 +152,7 @@ pub fn fake_quant_weights(w: &Tensor) -> Result<Tensor> {
         .clamp(-127f32, 127f32)?
         .broadcast_mul(&scale)?;
     let q = q.reshape(w.dims())?;
-    w + (q - w)?.detach()
+    straight_through(w, &q)
 }
 
 /// Running `[min, max]` of every tensor of a network over calibration batches.
