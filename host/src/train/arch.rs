@@ -218,8 +218,34 @@ impl ArchBuilder {
         Ok(self.layers.len())
     }
 
-    /// Full convolution with batch norm (`bn`) and a fused activation.
+    /// Full convolution with batch norm and a fused activation.
     pub fn conv(
+        &mut self,
+        name: &str,
+        x: TensorId,
+        kernel: usize,
+        stride: usize,
+        out_channels: usize,
+        act: Act,
+    ) -> Result<TensorId> {
+        self.conv_op(name, x, kernel, stride, out_channels, act, true)
+    }
+
+    /// Full convolution without batch norm (output layers: logits, density).
+    pub fn conv_plain(
+        &mut self,
+        name: &str,
+        x: TensorId,
+        kernel: usize,
+        stride: usize,
+        out_channels: usize,
+        act: Act,
+    ) -> Result<TensorId> {
+        self.conv_op(name, x, kernel, stride, out_channels, act, false)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn conv_op(
         &mut self,
         name: &str,
         x: TensorId,
@@ -287,7 +313,7 @@ impl ArchBuilder {
     ) -> Result<TensorId> {
         let d = self.depthwise(&format!("{name}.dw"), x, stride)?;
         let act = if residual { Act::None } else { Act::Relu6 };
-        let p = self.conv(&format!("{name}.pw"), d, 1, 1, out, act, true)?;
+        let p = self.conv(&format!("{name}.pw"), d, 1, 1, out, act)?;
         if residual {
             ensure!(
                 self.shape(x)? == self.shape(p)?,
@@ -381,9 +407,9 @@ pub const SEG_CLASSES: usize = 3;
 pub fn segmenter() -> Result<Arch> {
     let mut b = ArchBuilder::new("segmenter", Shape::new(96, 96, 3));
     let x = b.input();
-    let stem = b.conv("stem", x, 3, 1, 4, Act::Relu6, true)?; // 96x96x4
-    let e1 = b.conv("enc1", stem, 3, 2, 8, Act::Relu6, true)?; // 48x48x8
-    let fine = b.conv("fine", stem, 3, 1, SEG_CLASSES, Act::None, false)?; // 96x96x3
+    let stem = b.conv("stem", x, 3, 1, 4, Act::Relu6)?; // 96x96x4
+    let e1 = b.conv("enc1", stem, 3, 2, 8, Act::Relu6)?; // 48x48x8
+    let fine = b.conv_plain("fine", stem, 3, 1, SEG_CLASSES, Act::None)?; // 96x96x3
     let e2 = b.separable("enc2", e1, 2, 16, false)?; // 24x24x16
     let e2 = b.separable("enc2b", e2, 1, 16, true)?;
     let e3 = b.separable("enc3", e2, 2, 32, false)?; // 12x12x32
@@ -391,19 +417,19 @@ pub fn segmenter() -> Result<Arch> {
     let e4 = b.separable("enc4", e3, 2, 64, false)?; // 6x6x64
     let e4 = b.separable("enc4b", e4, 1, 64, true)?;
     // Decoder: project, upsample, add the skip, refine.
-    let d3 = b.conv("dec3.proj", e4, 1, 1, 32, Act::None, true)?;
+    let d3 = b.conv("dec3.proj", e4, 1, 1, 32, Act::None)?;
     let d3 = b.upsample("dec3.up", d3, 2, Resize::Nearest)?; // 12x12x32
     let d3 = b.add("dec3.add", d3, e3, Act::Relu6)?;
     let d3 = b.separable("dec3", d3, 1, 32, false)?;
-    let d2 = b.conv("dec2.proj", d3, 1, 1, 16, Act::None, true)?;
+    let d2 = b.conv("dec2.proj", d3, 1, 1, 16, Act::None)?;
     let d2 = b.upsample("dec2.up", d2, 2, Resize::Nearest)?; // 24x24x16
     let d2 = b.add("dec2.add", d2, e2, Act::Relu6)?;
     let d2 = b.separable("dec2", d2, 1, 16, false)?;
-    let d1 = b.conv("dec1.proj", d2, 1, 1, 8, Act::None, true)?;
+    let d1 = b.conv("dec1.proj", d2, 1, 1, 8, Act::None)?;
     let d1 = b.upsample("dec1.up", d1, 2, Resize::Nearest)?; // 48x48x8
     let d1 = b.add("dec1.add", d1, e1, Act::Relu6)?;
     let d1 = b.separable("dec1", d1, 1, 8, false)?;
-    let coarse = b.conv("coarse", d1, 1, 1, SEG_CLASSES, Act::None, false)?; // 48x48x3
+    let coarse = b.conv_plain("coarse", d1, 1, 1, SEG_CLASSES, Act::None)?; // 48x48x3
     let up = b.upsample("coarse.up", coarse, 2, Resize::Bilinear)?; // 96x96x3
     let logits = b.add("logits", up, fine, Act::None)?;
     b.finish(logits, e4)
@@ -417,22 +443,22 @@ pub fn segmenter() -> Result<Arch> {
 pub fn counter() -> Result<Arch> {
     let mut b = ArchBuilder::new("counter", Shape::new(128, 128, 3));
     let x = b.input();
-    let stem = b.conv("stem", x, 3, 2, 8, Act::Relu6, true)?; // 64x64x8
+    let stem = b.conv("stem", x, 3, 2, 8, Act::Relu6)?; // 64x64x8
     let e1 = b.separable("enc1", stem, 2, 16, false)?; // 32x32x16
     let e1 = b.separable("enc1b", e1, 1, 16, true)?;
     let e2 = b.separable("enc2", e1, 2, 32, false)?; // 16x16x32
     let e2 = b.separable("enc2b", e2, 1, 32, true)?;
     let e3 = b.separable("enc3", e2, 2, 64, false)?; // 8x8x64
     let e3 = b.separable("enc3b", e3, 1, 64, true)?;
-    let d2 = b.conv("dec2.proj", e3, 1, 1, 32, Act::None, true)?;
+    let d2 = b.conv("dec2.proj", e3, 1, 1, 32, Act::None)?;
     let d2 = b.upsample("dec2.up", d2, 2, Resize::Nearest)?; // 16x16x32
     let d2 = b.add("dec2.add", d2, e2, Act::Relu6)?;
     let d2 = b.separable("dec2", d2, 1, 32, false)?;
-    let d1 = b.conv("dec1.proj", d2, 1, 1, 16, Act::None, true)?;
+    let d1 = b.conv("dec1.proj", d2, 1, 1, 16, Act::None)?;
     let d1 = b.upsample("dec1.up", d1, 2, Resize::Nearest)?; // 32x32x16
     let d1 = b.add("dec1.add", d1, e1, Act::Relu6)?;
     let d1 = b.separable("dec1", d1, 1, 16, false)?;
-    let density = b.conv("density", d1, 1, 1, 1, Act::Relu, false)?; // 32x32x1
+    let density = b.conv_plain("density", d1, 1, 1, 1, Act::Relu)?; // 32x32x1
     b.finish(density, e3)
 }
 
@@ -484,10 +510,10 @@ mod tests {
     #[test]
     fn builder_rejects_mismatched_add() {
         let mut b = ArchBuilder::new("bad", Shape::new(8, 8, 3));
-        let a = b.conv("a", 0, 3, 1, 4, Act::Relu, false).unwrap();
-        let c = b.conv("c", 0, 3, 2, 4, Act::Relu, false).unwrap();
+        let a = b.conv_plain("a", 0, 3, 1, 4, Act::Relu).unwrap();
+        let c = b.conv_plain("c", 0, 3, 2, 4, Act::Relu).unwrap();
         assert!(b.add("sum", a, c, Act::None).is_err());
-        assert!(b.conv("a", 0, 1, 1, 1, Act::None, false).is_err());
+        assert!(b.conv_plain("a", 0, 1, 1, 1, Act::None).is_err());
     }
 
     #[test]

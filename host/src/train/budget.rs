@@ -256,7 +256,7 @@ mod tests {
     fn counts_of_a_hand_checked_net() {
         // 8x8x3 → conv3x3 s1 → 8x8x4 → dw s2 → 4x4x4.
         let mut b = ArchBuilder::new("t", Shape::new(8, 8, 3));
-        let a = b.conv("a", 0, 3, 1, 4, Act::Relu, true).unwrap();
+        let a = b.conv("a", 0, 3, 1, 4, Act::Relu).unwrap();
         let d = b.depthwise("d", a, 2).unwrap();
         let arch = b.finish(d, d).unwrap();
         assert_eq!(macs(&arch), 64 * 4 * 3 * 9 + 16 * 4 * 9);
@@ -270,9 +270,9 @@ mod tests {
     #[test]
     fn skip_connections_extend_lifetimes() {
         let mut b = ArchBuilder::new("t", Shape::new(4, 4, 16));
-        let a = b.conv("a", 0, 1, 1, 16, Act::None, false).unwrap();
-        let c = b.conv("c", a, 1, 1, 16, Act::None, false).unwrap();
-        let d = b.conv("d", c, 1, 1, 16, Act::None, false).unwrap();
+        let a = b.conv_plain("a", 0, 1, 1, 16, Act::None).unwrap();
+        let c = b.conv_plain("c", a, 1, 1, 16, Act::None).unwrap();
+        let d = b.conv_plain("d", c, 1, 1, 16, Act::None).unwrap();
         let s = b.add("s", a, d, Act::None).unwrap();
         let arch = b.finish(s, s).unwrap();
         // At "d": a (kept for the add), c and d alive = 3 * 256.

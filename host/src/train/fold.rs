@@ -179,9 +179,9 @@ mod tests {
     #[test]
     fn folded_convs_match_conv_plus_bn() {
         let mut b = ArchBuilder::new("t", Shape::new(9, 9, 3));
-        let a = b.conv("a", 0, 3, 2, 5, Act::None, true).unwrap();
+        let a = b.conv("a", 0, 3, 2, 5, Act::None).unwrap();
         let d = b.depthwise_with("d", a, 1, Act::None, true).unwrap();
-        let p = b.conv("p", d, 1, 1, 4, Act::None, true).unwrap();
+        let p = b.conv("p", d, 1, 1, 4, Act::None).unwrap();
         let with_bn = Net::new(b.finish(p, p).unwrap(), 1).unwrap();
         // Random weights and BN parameters/statistics (variances positive).
         let mut rng = Rng::new(7);
