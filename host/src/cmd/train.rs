@@ -42,6 +42,10 @@ pub struct Args {
     /// Pre-training epochs.
     #[arg(long, default_value_t = 3)]
     pretrain_epochs: usize,
+    /// Segmentation class weights `BG,GLASSES,SHADOW` (default: estimated
+    /// from the training data's class frequencies).
+    #[arg(long, value_delimiter = ',', num_args = 3)]
+    class_weights: Option<Vec<f32>>,
     /// Stop each epoch after this many steps (benchmarks).
     #[arg(long)]
     max_steps: Option<usize>,
@@ -72,6 +76,7 @@ pub fn run(args: Args) -> Result<()> {
     config.out = Some(args.out.clone());
     config.progress = !args.quiet;
     config.max_steps = args.max_steps;
+    config.class_weights = args.class_weights;
     println!("{}: {}", task.name(), Budget::of(&task.arch()?));
     let spec = RunSpec {
         config,
