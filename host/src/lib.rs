@@ -15,3 +15,4 @@ pub mod sample;
 pub mod sim;
 pub mod synth;
 pub mod tflite;
+pub mod train;

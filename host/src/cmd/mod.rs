@@ -6,6 +6,7 @@ mod infer;
 mod inspect;
 mod sim;
 mod synth;
+mod train;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +31,8 @@ enum Command {
     Infer(infer::Args),
     /// Render synthetic training data: faces, crowds, fractals.
     Synth(synth::Args),
+    /// Train the segmenter or the counter (candle, CPU).
+    Train(train::Args),
 }
 
 impl Cli {
@@ -40,6 +43,7 @@ impl Cli {
             Command::Inspect(args) => inspect::run(args),
             Command::Infer(args) => infer::run(args),
             Command::Synth(args) => synth::run(args),
+            Command::Train(args) => train::run(args),
         }
     }
 }

@@ -1,0 +1,300 @@
+//! Int8 quantization rules as the runtime applies them, for post-training
+//! quantization (calibration) and quantization-aware fine-tuning.
+//!
+//! - Weights: per output channel, symmetric, `scale = max|w| / 127`,
+//!   zero point 0, values in `[-127, 127]`.
+//! - Activations: per tensor, asymmetric over `[-128, 127]`, from a
+//!   calibrated `[min, max]` widened to include 0; the zero point is nudged
+//!   to an integer as TFLite's `ChooseQuantizationParams` does.
+//! - Float → int8: `round(x / scale) + zero_point` in f32 with ties away
+//!   from zero (C's `round`, Rust's `f32::round`), then clamped; a division,
+//!   not a multiplication by `1 / scale`, because the two differ at ties.
+use candle_core::{Result, Tensor};
+
+use super::net::Net;
+
+/// Per-tensor affine int8 quantization: `real = scale * (q - zero_point)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ActQuant {
+    pub scale: f32,
+    pub zero_point: i32,
+}
+
+impl ActQuant {
+    /// TFLite's parameters for an observed `[min, max]` range.
+    pub fn from_range(min: f32, max: f32) -> ActQuant {
+        let (qmin, qmax) = (-128f64, 127f64);
+        let rmin = (min as f64).min(0.0);
+        let rmax = (max as f64).max(0.0);
+        if rmax - rmin <= 0.0 || !(rmax - rmin).is_finite() {
+            // A constant-zero tensor: any scale represents it exactly.
+            return ActQuant {
+                scale: 1.0 / 256.0,
+                zero_point: 0,
+            };
+        }
+        let scale = (rmax - rmin) / (qmax - qmin);
+        // Pick the zero point candidate with the smaller rounding error, as
+        // TFLite does, then nudge it onto an integer inside the range.
+        let from_min = qmin - rmin / scale;
+        let from_max = qmax - rmax / scale;
+        let err_min = qmin.abs() + (rmin / scale).abs();
+        let err_max = qmax.abs() + (rmax / scale).abs();
+        let zp = if err_min < err_max {
+            from_min
+        } else {
+            from_max
+        };
+        let zero_point = if zp < qmin {
+            qmin
+        } else if zp > qmax {
+            qmax
+        } else {
+            zp.round()
+        } as i32;
+        ActQuant {
+            scale: scale as f32,
+            zero_point,
+        }
+    }
+
+    /// Float → int8, ties away from zero, saturating.
+    pub fn quantize(&self, x: f32) -> i8 {
+        quantize_value(x, self.scale, self.zero_point, -128, 127) as i8
+    }
+
+    /// Int8 → float.
+    pub fn dequantize(&self, q: i8) -> f32 {
+        self.scale * (q as i32 - self.zero_point) as f32
+    }
+
+    /// Quantize-dequantize of a tensor with a straight-through gradient:
+    /// the forward value is exactly what the runtime would hold, the
+    /// backward pass treats the rounding as the identity.
+    pub fn fake_quant(&self, x: &Tensor) -> Result<Tensor> {
+        fake_quant_tensor(x, self.scale, self.zero_point, -128, 127)
+    }
+}
+
+/// `clamp(round(x / scale) + zero_point, lo, hi)` with ties away from zero.
+pub fn quantize_value(x: f32, scale: f32, zero_point: i32, lo: i32, hi: i32) -> i32 {
+    let q = (x / scale).round();
+    // Saturate in float first so huge values cannot overflow the cast.
+    let q = q.clamp(i32::MIN as f32 / 2.0, i32::MAX as f32 / 2.0) as i32;
+    q.saturating_add(zero_point).clamp(lo, hi)
+}
+
+fn fake_quant_tensor(x: &Tensor, scale: f32, zp: i32, lo: i32, hi: i32) -> Result<Tensor> {
+    let s = Tensor::new(scale, x.device())?;
+    let q = x
+        .broadcast_div(&s)?
+        .round()?
+        .affine(1.0, zp as f64)?
+        .clamp(lo as f32, hi as f32)?
+        .affine(1.0, -(zp as f64))?
+        .broadcast_mul(&s)?;
+    straight_through(x, &q)
+}
+
+/// Value `q` exactly, gradient of `x`: `q + (x - x.detach())`. (The usual
+/// `x + (q - x).detach()` is off by a rounding error, which would break
+/// exactness with the runtime.)
+fn straight_through(x: &Tensor, q: &Tensor) -> Result<Tensor> {
+    q.detach() + (x - x.detach())?
+}
+
+/// Per-output-channel symmetric int8 weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelQuant {
+    /// One scale per output channel.
+    pub scales: Vec<f32>,
+    /// Quantized weights, same layout as the input (output channel outermost).
+    pub values: Vec<i8>,
+}
+
+/// Scale of one channel: `max|w| / 127`, or 1 for an all-zero channel
+/// (any positive scale represents zeros exactly).
+pub fn channel_scale(w: &[f32]) -> f32 {
+    let m = w.iter().fold(0f32, |a, v| a.max(v.abs()));
+    if m > 0.0 {
+        m / 127.0
+    } else {
+        1.0
+    }
+}
+
+/// Quantizes weights laid out with the output channel outermost
+/// (`weights.len() = channels * per_channel`).
+pub fn quantize_per_channel(weights: &[f32], channels: usize) -> ChannelQuant {
+    let per = weights.len() / channels.max(1);
+    let mut scales = Vec::with_capacity(channels);
+    let mut values = Vec::with_capacity(weights.len());
+    for ch in weights.chunks(per.max(1)).take(channels) {
+        let s = channel_scale(ch);
+        scales.push(s);
+        values.extend(ch.iter().map(|&w| quantize_value(w, s, 0, -127, 127) as i8));
+    }
+    ChannelQuant { scales, values }
+}
+
+/// Per-channel fake quantization of a weight tensor whose first axis is the
+/// output channel, with a straight-through gradient (for QAT).
+pub fn fake_quant_weights(w: &Tensor) -> Result<Tensor> {
+    let o = w.dim(0)?;
+    let flat = w.reshape((o, ()))?;
+    let scale = (flat.abs()?.max_keepdim(1)? / 127.0)?.detach();
+    // All-zero channels: scale 1, as in `channel_scale`.
+    let zero = scale.eq(0f32)?.to_dtype(candle_core::DType::F32)?;
+    let scale = (scale + zero)?;
+    let q = flat
+        .broadcast_div(&scale)?
+        .round()?
+        .clamp(-127f32, 127f32)?
+        .broadcast_mul(&scale)?;
+    let q = q.reshape(w.dims())?;
+    straight_through(w, &q)
+}
+
+/// Running `[min, max]` of every tensor of a network over calibration batches.
+#[derive(Debug, Clone, Default)]
+pub struct Calibration {
+    /// Per [`super::arch::TensorId`]; `None` until observed.
+    pub ranges: Vec<Option<(f32, f32)>>,
+}
+
+impl Calibration {
+    /// Runs `net` (inference mode) on a batch and widens every tensor's range.
+    pub fn observe(&mut self, net: &Net, images: &Tensor) -> Result<()> {
+        let ts = net.forward_all(images, net.arch.output, false)?;
+        if self.ranges.len() < ts.len() {
+            self.ranges.resize(ts.len(), None);
+        }
+        for (r, t) in self.ranges.iter_mut().zip(&ts) {
+            let Some(t) = t else { continue };
+            let lo = t.flatten_all()?.min(0)?.to_scalar::<f32>()?;
+            let hi = t.flatten_all()?.max(0)?.to_scalar::<f32>()?;
+            *r = Some(match *r {
+                None => (lo, hi),
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+            });
+        }
+        Ok(())
+    }
+
+    /// Activation quantization of every observed tensor.
+    pub fn params(&self) -> Vec<Option<ActQuant>> {
+        self.ranges
+            .iter()
+            .map(|r| r.map(|(a, b)| ActQuant::from_range(a, b)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn range_includes_zero_and_zero_point_is_exact() {
+        let q = ActQuant::from_range(0.5, 6.0);
+        // Range widened to [0, 6]: zero maps to -128 exactly.
+        assert_eq!(q.zero_point, -128);
+        assert!((q.scale - 6.0 / 255.0).abs() < 1e-9);
+        assert_eq!(q.quantize(0.0), -128);
+        assert_eq!(q.dequantize(q.quantize(0.0)), 0.0);
+        assert_eq!(q.quantize(6.0), 127);
+        assert_eq!(q.quantize(100.0), 127);
+        let q = ActQuant::from_range(-1.0, 1.0);
+        // 2/255 per step: the real zero point is -0.5, nudged to an integer.
+        assert!(q.zero_point == -1 || q.zero_point == 0, "{q:?}");
+        assert_eq!(q.quantize(0.0) as i32, q.zero_point);
+        let q = ActQuant::from_range(-3.0, -1.0);
+        assert_eq!(q.zero_point, 127);
+    }
+
+    #[test]
+    fn rounding_ties_go_away_from_zero() {
+        assert_eq!(quantize_value(2.5, 1.0, 0, -128, 127), 3);
+        assert_eq!(quantize_value(-2.5, 1.0, 0, -128, 127), -3);
+        assert_eq!(quantize_value(0.5, 1.0, 10, -128, 127), 11);
+        assert_eq!(quantize_value(-0.5, 1.0, 10, -128, 127), 9);
+        assert_eq!(quantize_value(1e30, 1.0, 0, -128, 127), 127);
+        assert_eq!(quantize_value(-1e30, 1.0, 0, -128, 127), -128);
+    }
+
+    #[test]
+    fn per_channel_weights() {
+        let w = [0.5, -1.0, 0.25, 2.0, 1.0, -0.03, 0.0, 0.0, 0.0];
+        let q = quantize_per_channel(&w, 3);
+        assert_eq!(q.scales, vec![1.0 / 127.0, 2.0 / 127.0, 1.0]);
+        // 0.5 * 127 = 63.5 → 64 (tie away from zero); -0.03*63.5 = -1.905 → -2.
+        assert_eq!(q.values, vec![64, -127, 32, 127, 64, -2, 0, 0, 0]);
+        assert!(q.values.iter().all(|&v| v >= -127));
+    }
+
+    #[test]
+    fn tensor_fake_quant_matches_scalar_rules() {
+        let q = ActQuant::from_range(-0.7, 2.3);
+        let xs: Vec<f32> = (-40..60).map(|i| i as f32 * 0.05 + 0.001).collect();
+        let t = Tensor::new(xs.as_slice(), &Device::Cpu).unwrap();
+        let got: Vec<f32> = q.fake_quant(&t).unwrap().to_vec1().unwrap();
+        for (x, g) in xs.iter().zip(&got) {
+            assert_eq!(*g, q.dequantize(q.quantize(*x)), "x = {x}");
+        }
+        let w = Tensor::new(&[[0.5f32, -1.0, 0.25], [0.0, 0.0, 0.0]], &Device::Cpu).unwrap();
+        let fq: Vec<Vec<f32>> = fake_quant_weights(&w).unwrap().to_vec2().unwrap();
+        let s = 1.0f32 / 127.0;
+        assert_eq!(fq[0], vec![64.0 * s, -127.0 * s, 32.0 * s]);
+        assert_eq!(fq[1], vec![0.0; 3]);
+    }
+
+    #[test]
+    fn fake_quant_passes_gradients_straight_through() {
+        let x = candle_core::Var::new(&[0.3f32, -0.2, 5.0], &Device::Cpu).unwrap();
+        let q = ActQuant::from_range(-1.0, 1.0);
+        let y = q.fake_quant(x.as_tensor()).unwrap().sum_all().unwrap();
+        let g = y.backward().unwrap();
+        let gx: Vec<f32> = g.get(x.as_tensor()).unwrap().to_vec1().unwrap();
+        assert_eq!(gx, vec![1.0, 1.0, 1.0]);
+    }
+
+    /// With calibrated fake quantization on, every tensor the network
+    /// produces lies on its int8 grid, and training still gets gradients.
+    #[test]
+    fn quantization_aware_forward_lands_on_the_int8_grid() {
+        use super::super::arch::counter;
+        let mut net = Net::new(counter().unwrap(), 1).unwrap();
+        let x = Tensor::rand(0f32, 1f32, (2, 3, 128, 128), &Device::Cpu).unwrap();
+        net.forward(&x, true).unwrap();
+        let mut cal = Calibration::default();
+        cal.observe(&net, &x).unwrap();
+        let params = cal.params();
+        assert_eq!(params.len(), net.arch.tensor_count());
+        net.fake_quant = Some(params.clone());
+        let ts = net.forward_all(&x, net.arch.output, false).unwrap();
+        for (id, t) in ts.iter().enumerate() {
+            let (Some(t), Some(q)) = (t, params[id]) else {
+                continue;
+            };
+            for v in t
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+                .iter()
+                .step_by(97)
+            {
+                let steps = v / q.scale + q.zero_point as f32;
+                assert!(
+                    (steps - steps.round()).abs() < 1e-2,
+                    "tensor {id}: {v} off grid"
+                );
+            }
+        }
+        let y = net.forward(&x, true).unwrap().sum_all().unwrap();
+        let grads = y.backward().unwrap();
+        let w = net.layers[0].as_ref().unwrap().weight.as_tensor();
+        assert!(grads.get(w).is_some());
+    }
+}

@@ -1,0 +1,31 @@
+//! Training the two models with candle (CPU).
+//!
+//! - [`arch`]: the models as plain layer lists with shapes (what the
+//!   exporter walks), [`budget`]: MACs / weight bytes / arena from them.
+//! - [`net`], [`ops`]: the candle network interpreting an [`arch::Arch`].
+//! - [`data`], [`augment`], [`batch`], [`density`]: samples in, tensors out.
+//! - [`loss`], [`metrics`], [`trainer`], [`pretrain`], [`run`]: training.
+//! - [`checkpoint`]: safetensors; [`fold`]: batch-norm folding and TFLite
+//!   weight layouts; [`fakequant`]: the runtime's int8 rounding for
+//!   calibration and quantization-aware training.
+//! - [`toy`]: tiny hand-drawn datasets for tests and benchmarks.
+pub mod arch;
+pub mod augment;
+pub mod batch;
+pub mod budget;
+pub mod chanops;
+pub mod checkpoint;
+pub mod data;
+pub mod density;
+pub mod fakequant;
+pub mod fold;
+pub mod im2col;
+pub mod loss;
+pub mod metrics;
+pub mod net;
+pub mod ops;
+pub mod pretrain;
+pub mod rng;
+pub mod run;
+pub mod toy;
+pub mod trainer;

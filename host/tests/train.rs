@@ -1,0 +1,306 @@
+//! Training on tiny hand-drawn data: the loop learns, checkpoints round-trip,
+//! folders load, pre-training touches only the encoder.
+use std::path::PathBuf;
+
+use candle_core::Tensor;
+use mote_host::train::arch::{Task, SEG_CLASSES};
+use mote_host::train::augment::Augment;
+use mote_host::train::batch::{collate, BatchTarget, Target};
+use mote_host::train::checkpoint;
+use mote_host::train::data::{
+    ClassFolder, CrowdFolder, DataSource, FaceFolder, Image, InMemory, Label, Sample,
+};
+use mote_host::train::metrics::Score;
+use mote_host::train::net::Net;
+use mote_host::train::pretrain::{pretrain, PretrainConfig};
+use mote_host::train::rng::Rng;
+use mote_host::train::run::{run, Pretrain, RunSpec};
+use mote_host::train::toy;
+use mote_host::train::trainer::{TrainConfig, Trainer};
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mote-train-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn faces(n: usize, seed: u64) -> InMemory {
+    let mut rng = Rng::new(seed);
+    InMemory {
+        samples: (0..n).map(|_| toy::face(96, &mut rng)).collect(),
+        classes: 0,
+    }
+}
+
+fn crowds(n: usize, seed: u64) -> InMemory {
+    let mut rng = Rng::new(seed);
+    InMemory {
+        samples: (0..n).map(|_| toy::crowd(128, 20, &mut rng)).collect(),
+        classes: 0,
+    }
+}
+
+fn quiet(task: Task, lr: f64) -> TrainConfig {
+    let mut c = TrainConfig::new(task);
+    c.progress = false;
+    c.lr = lr;
+    c.batch = 4;
+    c.augment = Augment::none();
+    c
+}
+
+fn loss_of(t: &Trainer, b: &mote_host::train::batch::Batch) -> f32 {
+    t.loss(b, true).unwrap().to_scalar::<f32>().unwrap()
+}
+
+#[test]
+fn one_step_reduces_the_loss() {
+    for task in [Task::Segmenter, Task::Counter] {
+        let data = if task == Task::Segmenter {
+            faces(4, 1)
+        } else {
+            crowds(4, 1)
+        };
+        let net = Net::new(task.arch().unwrap(), 3).unwrap();
+        let mut t = Trainer::new(net, quiet(task, 1e-3), 4, vec![1.0, 4.0, 5.0]).unwrap();
+        let b = t.load(&data, &[0, 1, 2, 3], None).unwrap();
+        let before = loss_of(&t, &b);
+        t.step(&b).unwrap();
+        let after = loss_of(&t, &b);
+        assert!(after < before, "{task:?}: loss {before} → {after}");
+    }
+}
+
+#[test]
+fn segmenter_overfits_a_tiny_set() {
+    let data = faces(4, 2);
+    let net = Net::new(Task::Segmenter.arch().unwrap(), 5).unwrap();
+    let mut cfg = quiet(Task::Segmenter, 1e-2);
+    cfg.epochs = 60;
+    let mut t = Trainer::new(net, cfg, 4, vec![1.0, 3.0, 4.0]).unwrap();
+    let b = t.load(&data, &[0, 1, 2, 3], None).unwrap();
+    let first = loss_of(&t, &b);
+    for _ in 0..60 {
+        t.step(&b).unwrap();
+    }
+    let last = loss_of(&t, &b);
+    assert!(last < 0.3 * first, "loss {first} → {last}");
+    // Inference mode (running BN statistics) on the same images.
+    let Score::Seg(s) = t.evaluate(&data).unwrap() else {
+        panic!()
+    };
+    assert!(s.iou(1) > 0.7, "glasses IoU {:.3}", s.iou(1));
+    assert!(s.iou(2) > 0.2, "shadow IoU {:.3}", s.iou(2));
+}
+
+#[test]
+fn counter_overfits_a_tiny_set() {
+    let data = crowds(4, 3);
+    let net = Net::new(Task::Counter.arch().unwrap(), 6).unwrap();
+    let mut cfg = quiet(Task::Counter, 1e-2);
+    cfg.epochs = 60;
+    let mut t = Trainer::new(net, cfg, 4, Vec::new()).unwrap();
+    let Score::Count(before) = t.evaluate(&data).unwrap() else {
+        panic!()
+    };
+    let b = t.load(&data, &[0, 1, 2, 3], None).unwrap();
+    let first = loss_of(&t, &b);
+    for _ in 0..60 {
+        t.step(&b).unwrap();
+    }
+    let last = loss_of(&t, &b);
+    assert!(last < 0.3 * first, "loss {first} → {last}");
+    let Score::Count(after) = t.evaluate(&data).unwrap() else {
+        panic!()
+    };
+    assert!(
+        after.mae() < 0.3 * before.mae() && after.rel_mae() < 0.25,
+        "MAE {:.2} → {:.2} ({:.1}%)",
+        before.mae(),
+        after.mae(),
+        100.0 * after.rel_mae()
+    );
+}
+
+#[test]
+fn checkpoint_round_trip() {
+    let dir = scratch("ckpt");
+    let a = Net::new(Task::Counter.arch().unwrap(), 1).unwrap();
+    // Move the BN running statistics away from their initial values.
+    let x = Tensor::rand(0f32, 1f32, (2, 3, 128, 128), &candle_core::Device::Cpu).unwrap();
+    a.forward(&x, true).unwrap();
+    checkpoint::save(&a, &dir.join("c.safetensors")).unwrap();
+    let b = Net::new(Task::Counter.arch().unwrap(), 2).unwrap();
+    let ya: Vec<f32> = a
+        .forward(&x, false)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let yb0: Vec<f32> = b
+        .forward(&x, false)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    assert_ne!(ya, yb0);
+    checkpoint::load(&b, &dir.join("c.safetensors")).unwrap();
+    let yb: Vec<f32> = b
+        .forward(&x, false)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    assert_eq!(ya, yb);
+    // A segmenter cannot load a counter checkpoint.
+    let s = Net::new(Task::Segmenter.arch().unwrap(), 1).unwrap();
+    assert!(checkpoint::load(&s, &dir.join("c.safetensors")).is_err());
+}
+
+#[test]
+fn folders_load_with_consistent_labels() {
+    let dir = scratch("folders");
+    toy::write_folder(&dir.join("faces"), 3, false, 4).unwrap();
+    toy::write_folder(&dir.join("crowds"), 3, true, 4).unwrap();
+    let f = FaceFolder::open(&dir.join("faces"), SEG_CLASSES).unwrap();
+    assert_eq!(f.len(), 3);
+    let s = f.get(1).unwrap();
+    let Label::Mask(m) = &s.label else { panic!() };
+    assert_eq!((s.image.w, s.image.h, m.len()), (96, 96, 96 * 96));
+    // Glasses pixels are dark in the image.
+    let dark = m
+        .iter()
+        .enumerate()
+        .filter(|(_, &k)| k == 1)
+        .all(|(i, _)| s.image.rgb[i * 3] < 0.35);
+    assert!(dark && m.contains(&1) && m.contains(&2));
+    let c = CrowdFolder::open(&dir.join("crowds")).unwrap();
+    let s = c.get(0).unwrap();
+    let Label::Points(p) = &s.label else { panic!() };
+    assert!(!p.is_empty());
+    // The density target sums to the number of heads.
+    let target = Target::Density {
+        out_w: 32,
+        out_h: 32,
+        scale: 1.0,
+        map: std::sync::Arc::new(mote_host::train::density::FixedSigmaDensity::default()),
+    };
+    let b = collate(
+        vec![s.clone()],
+        Task::Counter.arch().unwrap().input,
+        &target,
+    )
+    .unwrap();
+    let BatchTarget::Density { map, counts } = b.target else {
+        panic!()
+    };
+    assert!((counts[0] - p.len() as f32).abs() < 1e-3);
+    assert!((map.sum_all().unwrap().to_scalar::<f32>().unwrap() - p.len() as f32).abs() < 1e-3);
+    // Corrupt masks are typed errors, not panics.
+    std::fs::write(dir.join("faces/00002.mask.png"), b"not a png").unwrap();
+    assert!(f.get(2).is_err());
+    std::fs::remove_file(dir.join("crowds/00002.points.csv")).unwrap();
+    assert!(CrowdFolder::open(&dir.join("crowds")).is_err());
+}
+
+/// Two "fractal" classes the encoder can tell apart: horizontal vs. vertical stripes.
+fn stripes(n: usize, size: usize) -> InMemory {
+    let mut rng = Rng::new(9);
+    let samples = (0..n)
+        .map(|i| {
+            let k = i % 2;
+            let period = 4 + rng.below(6);
+            let mut rgb = vec![0f32; size * size * 3];
+            for y in 0..size {
+                for x in 0..size {
+                    let t = if k == 0 { y } else { x };
+                    let v = if (t / period) % 2 == 0 { 0.9 } else { 0.1 };
+                    for c in 0..3 {
+                        rgb[(y * size + x) * 3 + c] = v;
+                    }
+                }
+            }
+            Sample {
+                image: Image::new(size, size, rgb).unwrap(),
+                label: Label::Class(k),
+            }
+        })
+        .collect();
+    InMemory {
+        samples,
+        classes: 2,
+    }
+}
+
+#[test]
+fn pretraining_trains_only_the_encoder() {
+    let net = Net::new(Task::Segmenter.arch().unwrap(), 1).unwrap();
+    let snapshot = |net: &Net, name: &str| -> Vec<f32> {
+        let v = net
+            .named_vars()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap()
+            .1;
+        v.as_tensor().flatten_all().unwrap().to_vec1().unwrap()
+    };
+    let (enc0, dec0) = (
+        snapshot(&net, "enc3.pw.weight"),
+        snapshot(&net, "dec2.pw.weight"),
+    );
+    let cfg = PretrainConfig {
+        epochs: 3,
+        batch: 8,
+        lr: 3e-3,
+        seed: 1,
+        progress: false,
+        max_steps: None,
+    };
+    let r = pretrain(&net, &stripes(16, 96), &cfg).unwrap();
+    assert!(r[2].loss < r[0].loss, "{r:?}");
+    assert_ne!(snapshot(&net, "enc3.pw.weight"), enc0);
+    assert_eq!(snapshot(&net, "dec2.pw.weight"), dec0);
+}
+
+#[test]
+fn a_run_leaves_checkpoints_and_logs() {
+    let dir = scratch("run");
+    toy::write_folder(&dir.join("train"), 8, false, 1).unwrap();
+    toy::write_folder(&dir.join("val"), 4, false, 2).unwrap();
+    // Fractal folder layout: DIR/<class>/*.png.
+    for (k, s) in stripes(8, 48).samples.iter().enumerate() {
+        toy::write_sample(&dir.join(format!("fractals/c{}", k % 2)), k, s).unwrap();
+    }
+    assert_eq!(
+        ClassFolder::open(&dir.join("fractals")).unwrap().classes(),
+        2
+    );
+    let mut cfg = quiet(Task::Segmenter, 3e-3);
+    cfg.epochs = 2;
+    cfg.out = Some(dir.join("out"));
+    let spec = RunSpec {
+        config: cfg,
+        data: dir.join("train"),
+        val: dir.join("val"),
+        pretrain: Some(Pretrain::FractalFolder {
+            dir: dir.join("fractals"),
+            epochs: 1,
+        }),
+        command: "test".into(),
+    };
+    let reports = run(&spec).unwrap();
+    assert_eq!(reports.len(), 2);
+    for f in ["best.safetensors", "last.safetensors", "log.csv", "run.txt"] {
+        assert!(dir.join("out").join(f).exists(), "{f} missing");
+    }
+    let log = std::fs::read_to_string(dir.join("out/log.csv")).unwrap();
+    assert_eq!(log.lines().count(), 3);
+    let run_txt = std::fs::read_to_string(dir.join("out/run.txt")).unwrap();
+    assert!(run_txt.contains("task=segmenter") && run_txt.contains("pretrain=fractals"));
+    let net = Net::new(Task::Segmenter.arch().unwrap(), 9).unwrap();
+    checkpoint::load(&net, &dir.join("out/best.safetensors")).unwrap();
+}
