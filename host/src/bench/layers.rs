@@ -50,112 +50,127 @@ fn input(g: &mut Graph, shape: [usize; 4]) -> crate::graph::TensorId {
     )
 }
 
-fn conv_opts(stride: usize) -> conv2d::Options {
-    conv2d::Options {
-        padding: Padding::Same,
-        stride_h: stride,
-        stride_w: stride,
-        dilation_h: 1,
-        dilation_w: 1,
-        activation: Activation::None,
-    }
+/// What a layer computes.
+#[derive(Clone, Copy)]
+enum Kind {
+    Conv {
+        out_channels: usize,
+    },
+    /// Depth multiplier 1.
+    Depthwise,
 }
 
-fn conv_layer(
+/// A layer's shape and its reference figures.
+struct Spec {
     name: &'static str,
     description: &'static str,
+    /// (CMSIS-NN M4, target M4) instructions per MAC.
     refs: (f64, f64),
-    in_shape: [usize; 4],
-    out_channels: usize,
+    input: [usize; 4],
+    kind: Kind,
     kernel: usize,
     stride: usize,
-    seed: u64,
-) -> Result<Layer> {
+}
+
+/// Issue 7's four layers, in its order. All use SAME padding.
+const SPECS: [Spec; 4] = [
+    Spec {
+        name: "conv3x3_s1_48x48x8_16",
+        description: "conv 3x3 stride 1 SAME, 48x48x8 → 48x48x16",
+        refs: (2.87, 1.6),
+        input: [1, 48, 48, 8],
+        kind: Kind::Conv { out_channels: 16 },
+        kernel: 3,
+        stride: 1,
+    },
+    Spec {
+        name: "dwconv3x3_s1_48x48x16",
+        description: "depthwise 3x3 stride 1 SAME, 48x48x16",
+        refs: (9.29, 4.0),
+        input: [1, 48, 48, 16],
+        kind: Kind::Depthwise,
+        kernel: 3,
+        stride: 1,
+    },
+    Spec {
+        name: "conv1x1_48x48x16_32",
+        description: "conv 1x1, 48x48x16 → 48x48x32",
+        refs: (3.96, 1.6),
+        input: [1, 48, 48, 16],
+        kind: Kind::Conv { out_channels: 32 },
+        kernel: 1,
+        stride: 1,
+    },
+    Spec {
+        name: "conv3x3_s2_96x96x1_8",
+        description: "conv 3x3 stride 2 SAME, 96x96x1 → 48x48x8",
+        refs: (14.09, 6.0),
+        input: [1, 96, 96, 1],
+        kind: Kind::Conv { out_channels: 8 },
+        kernel: 3,
+        stride: 2,
+    },
+];
+
+fn build(spec: &Spec, seed: u64) -> Result<Layer> {
     let mut rng = Rng::new(seed);
     let mut g = Graph::new();
-    let x = input(&mut g, in_shape);
-    let fan_in = kernel * kernel * in_shape[3];
-    let y = add_conv2d(
-        &mut g,
-        &mut rng,
-        x,
-        out_channels,
-        (kernel, kernel),
-        conv_opts(stride),
-        (out_scale(fan_in), 3),
-    )?;
+    let x = input(&mut g, spec.input);
+    let k = (spec.kernel, spec.kernel);
+    let y = match spec.kind {
+        Kind::Conv { out_channels } => {
+            let fan_in = spec.kernel * spec.kernel * spec.input[3];
+            let opts = conv2d::Options {
+                padding: Padding::Same,
+                stride_h: spec.stride,
+                stride_w: spec.stride,
+                dilation_h: 1,
+                dilation_w: 1,
+                activation: Activation::None,
+            };
+            add_conv2d(
+                &mut g,
+                &mut rng,
+                x,
+                out_channels,
+                k,
+                opts,
+                (out_scale(fan_in), 3),
+            )?
+        }
+        Kind::Depthwise => {
+            let opts = depthwise_conv2d::Options {
+                padding: Padding::Same,
+                stride_h: spec.stride,
+                stride_w: spec.stride,
+                dilation_h: 1,
+                dilation_w: 1,
+                activation: Activation::None,
+            };
+            let fan_in = spec.kernel * spec.kernel;
+            add_depthwise_conv2d(&mut g, &mut rng, x, k, opts, (out_scale(fan_in), 3))?
+        }
+    };
     g.inputs = vec![x];
     g.outputs = vec![y];
-    let data = rng.i8s(in_shape.iter().product());
+    let data = rng.i8s(spec.input.iter().product());
     Ok(Layer {
-        name,
-        description,
-        cmsis_nn_m4: refs.0,
-        target_m4: refs.1,
+        name: spec.name,
+        description: spec.description,
+        cmsis_nn_m4: spec.refs.0,
+        target_m4: spec.refs.1,
         graph: g,
-        input: Array::from_i8(&in_shape, &data),
+        input: Array::from_i8(&spec.input, &data),
     })
 }
 
-/// The four layers, in issue 7's order.
+/// The four layers, in issue 7's order; layer `k` uses seed `SEED + k`.
 pub fn all() -> Result<Vec<Layer>> {
-    let mut layers = vec![conv_layer(
-        "conv3x3_s1_48x48x8_16",
-        "conv 3x3 stride 1 SAME, 48x48x8 → 48x48x16",
-        (2.87, 1.6),
-        [1, 48, 48, 8],
-        16,
-        3,
-        1,
-        SEED,
-    )?];
-
-    let mut rng = Rng::new(SEED + 1);
-    let mut g = Graph::new();
-    let shape = [1, 48, 48, 16];
-    let x = input(&mut g, shape);
-    let opts = depthwise_conv2d::Options {
-        padding: Padding::Same,
-        stride_h: 1,
-        stride_w: 1,
-        dilation_h: 1,
-        dilation_w: 1,
-        activation: Activation::None,
-    };
-    let y = add_depthwise_conv2d(&mut g, &mut rng, x, (3, 3), opts, (out_scale(9), 3))?;
-    g.inputs = vec![x];
-    g.outputs = vec![y];
-    let data = rng.i8s(shape.iter().product());
-    layers.push(Layer {
-        name: "dwconv3x3_s1_48x48x16",
-        description: "depthwise 3x3 stride 1 SAME, 48x48x16",
-        cmsis_nn_m4: 9.29,
-        target_m4: 4.0,
-        graph: g,
-        input: Array::from_i8(&shape, &data),
-    });
-
-    layers.push(conv_layer(
-        "conv1x1_48x48x16_32",
-        "conv 1x1, 48x48x16 → 48x48x32",
-        (3.96, 1.6),
-        [1, 48, 48, 16],
-        32,
-        1,
-        1,
-        SEED + 2,
-    )?);
-    layers.push(conv_layer(
-        "conv3x3_s2_96x96x1_8",
-        "conv 3x3 stride 2 SAME, 96x96x1 → 48x48x8",
-        (14.09, 6.0),
-        [1, 96, 96, 1],
-        8,
-        3,
-        2,
-        SEED + 3,
-    )?);
-    Ok(layers)
+    SPECS
+        .iter()
+        .zip(0..)
+        .map(|(spec, k)| build(spec, SEED + k))
+        .collect()
 }
 
 #[cfg(test)]
