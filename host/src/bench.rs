@@ -300,3 +300,39 @@ pub fn toolchain_text(toolchain: &crate::firmware::Toolchain) -> Result<String> 
         String::from_utf8_lossy(&out.stdout).trim()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_models_come_from_mote_files_and_an_empty_folder_is_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(shipped_models(&dir.path().join("missing"))
+            .expect("missing folder")
+            .is_empty());
+        assert!(shipped_models(dir.path()).expect("empty folder").is_empty());
+
+        let graph = crate::sample::many_ops(3).expect("sample");
+        let bytes = blob::export(&graph).expect("blob");
+        std::fs::write(dir.path().join("many.mote"), &bytes).expect("write");
+        // A float32-input model too.
+        let floats = blob::export(&crate::sample::activations(4).expect("sample")).expect("blob");
+        std::fs::write(dir.path().join("act.mote"), &floats).expect("write");
+        std::fs::write(dir.path().join("notes.txt"), b"not a model").expect("write");
+        let models = shipped_models(dir.path()).expect("two models");
+        let keys: Vec<String> = models.iter().map(BenchModel::key).collect();
+        assert_eq!(keys, ["shipped/act", "shipped/many"]);
+        for m in &models {
+            let model = Model::parse(&m.blob).expect("parses");
+            // The random inputs fit the model, so the host can run it.
+            infer::run(&model, &m.inputs).expect("host run");
+        }
+
+        std::fs::write(dir.path().join("bad.mote"), &bytes[..bytes.len() / 2]).expect("write");
+        assert!(
+            shipped_models(dir.path()).is_err(),
+            "a corrupt blob is an error"
+        );
+    }
+}
