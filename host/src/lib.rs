@@ -3,6 +3,7 @@
 //! The `mote` binary is a thin CLI over these modules, and the workspace tests
 //! call them directly.
 
+pub mod bench;
 pub mod blob;
 pub mod describe;
 pub mod firmware;

@@ -118,6 +118,38 @@ pub fn add_conv2d(
     Ok(o)
 }
 
+/// Appends a DEPTHWISE_CONV_2D (depth multiplier 1) with random per-channel
+/// weights; returns the output.
+pub fn add_depthwise_conv2d(
+    g: &mut Graph,
+    rng: &mut Rng,
+    input: TensorId,
+    kernel: (usize, usize),
+    opts: depthwise_conv2d::Options,
+    out_q: (f32, i32),
+) -> Result<TensorId> {
+    let channels = g.tensors[input].shape[3];
+    let fshape = [1, kernel.0, kernel.1, channels];
+    let [w, b, m, s] = weights(g, rng, input, &fshape, channels, out_q.0)?;
+    let probe = g.add_activation(
+        "dw_out",
+        &[1, 1, 1, channels],
+        DType::Int8,
+        q(out_q.0, out_q.1),
+    );
+    let (params, out_shape) =
+        depthwise_conv2d::prepare(&opts, s4(g, input), s4(g, w), kq(g, input), kq(g, probe))
+            .map_err(kerr)?;
+    g.tensors[probe].shape = out_shape.dims().to_vec();
+    g.add_op(
+        OpCode::DepthwiseConv2d,
+        &[input, w, b, m, s],
+        &[probe],
+        words(|f| params.encode(&mut |x| f(x))),
+    );
+    Ok(probe)
+}
+
 fn conv_opts(stride: usize, padding: Padding, dilation: usize, act: Activation) -> conv2d::Options {
     conv2d::Options {
         padding,

@@ -1,6 +1,7 @@
 //! One module per subcommand; this file only lists them.
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod import;
 mod infer;
 mod inspect;
@@ -25,6 +26,8 @@ enum Command {
     Import(import::Args),
     /// Build the firmware and run it on a simulated board (QEMU).
     Sim(sim::Args),
+    /// Instructions per inference/layer/MAC, arena, stack and flash on the simulated boards.
+    Bench(bench::Args),
     /// Show a model's ops, tensors, MACs, weights and arena (vs TFLM's).
     Inspect(inspect::Args),
     /// Run one inference through mote-core: .npy in, .npy out.
@@ -40,6 +43,7 @@ impl Cli {
         match self.command {
             Command::Import(args) => import::run(args),
             Command::Sim(args) => sim::run(args),
+            Command::Bench(args) => bench::run(args),
             Command::Inspect(args) => inspect::run(args),
             Command::Infer(args) => infer::run(args),
             Command::Synth(args) => synth::run(args),
