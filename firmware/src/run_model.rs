@@ -6,17 +6,14 @@
 //! can tell a bad model from a bad frame without parsing the log.
 use mote_core::{Model, Session};
 
-use crate::{board::Board, files, memory, stack};
+use crate::{board::Board, files, memory, profile, stack};
 
-pub const EXIT_MODEL: i32 = 3;
-pub const EXIT_ARENA: i32 = 4;
-pub const EXIT_INPUT: i32 = 5;
-pub const EXIT_OUTPUT: i32 = 6;
+use crate::app::{EXIT_ARENA, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT};
 
 /// Runs `model.mote` on its inputs; `arena_limit` caps the arena (to test
 /// the too-small-arena path).
 pub fn run(board: &mut Board, arena_limit: Option<usize>) -> i32 {
-    let Some((model_buf, arena)) = memory::take() else {
+    let Some(memory::Buffers { model: model_buf, arena, .. }) = memory::take() else {
         defmt::error!("buffers already taken");
         return 1;
     };
@@ -73,24 +70,10 @@ pub fn run(board: &mut Board, arena_limit: Option<usize>) -> i32 {
         }
     }
 
-    let mut total_macs = 0u64;
-    let start = mote_core::profile::CycleCounter::now(&mut board.counter);
-    let result = session.run_profiled(&mut board.counter, |op| {
-        total_macs += op.macs;
-        defmt::info!(
-            "op {=u16} {} instructions={=u64} macs={=u64}",
-            op.index,
-            op.code,
-            op.cycles,
-            op.macs
-        );
-    });
-    let total = mote_core::profile::CycleCounter::now(&mut board.counter) - start;
-    if let Err(e) = result {
+    if let Err(e) = profile::run(&mut board.counter, &mut session) {
         defmt::error!("run failed: {}", e);
         return EXIT_MODEL;
     }
-    defmt::info!("total instructions={=u64} macs={=u64}", total, total_macs);
 
     for k in 0..model.output_count() {
         let mut name = [0u8; 32];

@@ -30,14 +30,6 @@ pub struct Board {
     pub args: Args,
 }
 
-/// Which Cortex-M this is, from the CPUID register's part number.
-#[derive(Clone, Copy, PartialEq, Eq, defmt::Format)]
-pub enum Cpu {
-    CortexM4,
-    CortexM7,
-    Other(u16),
-}
-
 impl Board {
     pub fn take() -> Self {
         let Some(mut p) = cortex_m::Peripherals::take() else {
@@ -54,16 +46,6 @@ impl Board {
         }
     }
 
-    pub fn cpu(&self) -> Cpu {
-        // SAFETY-free read: CPUID is a read-only identification register.
-        let cpuid = cortex_m::peripheral::CPUID::PTR;
-        let base = unsafe { (*cpuid).base.read() };
-        match ((base >> 4) & 0xFFF) as u16 {
-            0xC24 => Cpu::CortexM4,
-            0xC27 => Cpu::CortexM7,
-            other => Cpu::Other(other),
-        }
-    }
 }
 
 /// Executed-instruction counter on SysTick (see the module docs).
