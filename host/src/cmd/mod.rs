@@ -1,6 +1,7 @@
 //! One module per subcommand; this file only lists them.
 use clap::{Parser, Subcommand};
 
+mod flash;
 mod import;
 mod infer;
 mod inspect;
@@ -23,6 +24,8 @@ enum Command {
     Import(import::Args),
     /// Build the firmware and run it on a simulated board (QEMU).
     Sim(sim::Args),
+    /// Build the STM32H743 firmware and run it on a board with probe-rs.
+    Flash(flash::Args),
     /// Show a model's ops, tensors, MACs, weights and arena (vs TFLM's).
     Inspect(inspect::Args),
     /// Run one inference through mote-core: .npy in, .npy out.
@@ -34,6 +37,7 @@ impl Cli {
         match self.command {
             Command::Import(args) => import::run(args),
             Command::Sim(args) => sim::run(args),
+            Command::Flash(args) => flash::run(args),
             Command::Inspect(args) => inspect::run(args),
             Command::Infer(args) => infer::run(args),
         }
