@@ -41,7 +41,9 @@ impl Command {
         Some(match command {
             "hello" => Command::Hello,
             "calibrate" => Command::Calibrate(number.unwrap_or(1_000_000)),
-            "run" => Command::Run { arena_limit: number.map(|n| n as usize) },
+            "run" => Command::Run {
+                arena_limit: number.map(|n| n as usize),
+            },
             "panic" => Command::Panic,
             "camera" => Command::Camera,
             other => {
@@ -53,7 +55,11 @@ impl Command {
 }
 
 pub fn run(board: &mut Board) -> i32 {
-    defmt::info!("mote firmware {=str} on {}", env!("CARGO_PKG_VERSION"), board::cpu());
+    defmt::info!(
+        "mote firmware {=str} on {}",
+        env!("CARGO_PKG_VERSION"),
+        board::cpu()
+    );
     let Some(command) = Command::parse(board) else {
         return EXIT_USAGE;
     };
@@ -61,7 +67,10 @@ pub fn run(board: &mut Board) -> i32 {
         Command::Hello => {
             let base = calibrate::measure(&mut board.counter, 1);
             let loop_ = calibrate::measure(&mut board.counter, 100_001);
-            defmt::info!("counter: {=u64} instructions for 200000 loop instructions", loop_ - base);
+            defmt::info!(
+                "counter: {=u64} instructions for 200000 loop instructions",
+                loop_ - base
+            );
             defmt::info!("mote-core {=str} linked", mote_core::VERSION);
             defmt::info!("stack high-water {=usize} bytes", stack::high_water());
             defmt::info!("done");

@@ -23,7 +23,10 @@ pub fn run(board: &mut Board) -> i32 {
     defmt::info!("core clock {=u32} Hz", board.core_hz);
     let base = calibrate::measure(&mut board.counter, 1);
     let loop_ = calibrate::measure(&mut board.counter, 100_001);
-    defmt::info!("counter: {=u64} cycles for 200000 loop instructions", loop_ - base);
+    defmt::info!(
+        "counter: {=u64} cycles for 200000 loop instructions",
+        loop_ - base
+    );
 
     let Some(memory::Buffers { arena, frame, .. }) = memory::take() else {
         defmt::error!("buffers already taken");
@@ -35,7 +38,13 @@ pub fn run(board: &mut Board) -> i32 {
         return EXIT_CAMERA;
     }
     let (id_hi, id_lo) = board.camera.sensor_id().unwrap_or((0, 0));
-    defmt::info!("camera: OV{=u8:x}{=u8:x}, {=u16}x{=u16} RGB565", id_hi, id_lo, resolution.width(), resolution.height());
+    defmt::info!(
+        "camera: OV{=u8:x}{=u8:x}, {=u16}x{=u16} RGB565",
+        id_hi,
+        id_lo,
+        resolution.width(),
+        resolution.height()
+    );
 
     let mut info = None;
     for _ in 0..=SETTLE_FRAMES {
@@ -74,9 +83,14 @@ fn log_frame_stats(pixels: &[u8]) {
     for p in pixels.chunks_exact(2) {
         let &[hi, lo] = p else { continue };
         let v = u16::from_be_bytes([hi, lo]);
-        let rgb = [(v >> 11) as u8 & 0x1F, (v >> 5) as u8 & 0x3F, v as u8 & 0x1F];
+        let rgb = [
+            (v >> 11) as u8 & 0x1F,
+            (v >> 5) as u8 & 0x3F,
+            v as u8 & 0x1F,
+        ];
         for (c, value) in rgb.into_iter().enumerate() {
-            if let (Some(s), Some(lo), Some(hi)) = (sum.get_mut(c), min.get_mut(c), max.get_mut(c)) {
+            if let (Some(s), Some(lo), Some(hi)) = (sum.get_mut(c), min.get_mut(c), max.get_mut(c))
+            {
                 *s += u32::from(value);
                 *lo = (*lo).min(value);
                 *hi = (*hi).max(value);
@@ -97,7 +111,13 @@ fn log_frame_stats(pixels: &[u8]) {
 }
 
 /// Runs the demo model on the frame and logs a summary of its outputs.
-fn run_demo(board: &mut Board, pixels: &[u8], width: usize, height: usize, arena: &mut [u8]) -> i32 {
+fn run_demo(
+    board: &mut Board,
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    arena: &mut [u8],
+) -> i32 {
     let model = match Model::parse(&DEMO_MODEL.0) {
         Ok(model) => model,
         Err(e) => {
@@ -129,7 +149,12 @@ fn run_demo(board: &mut Board, pixels: &[u8], width: usize, height: usize, arena
             return EXIT_OUTPUT;
         };
         let sum: i64 = out.iter().map(|&b| i64::from(b as i8)).sum();
-        defmt::info!("output {=usize}: {=usize} values, mean {=i64} (int8)", k, out.len(), sum / out.len().max(1) as i64);
+        defmt::info!(
+            "output {=usize}: {=usize} values, mean {=i64} (int8)",
+            k,
+            out.len(),
+            sum / out.len().max(1) as i64
+        );
     }
     0
 }

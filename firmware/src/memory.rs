@@ -7,12 +7,24 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Bytes reserved for a model blob loaded at run time. Only the simulated
 /// board loads models; the real board's are in flash.
-pub const MODEL_CAPACITY: usize = if cfg!(feature = "board-sim") { 1024 * 1024 } else { 0 };
+pub const MODEL_CAPACITY: usize = if cfg!(feature = "board-sim") {
+    1024 * 1024
+} else {
+    0
+};
 /// Bytes of arena. Every model the firmware runs, one after the other, shares
 /// it. The real board's 512 KiB of AXI SRAM also holds the frame and the stack.
-pub const ARENA_CAPACITY: usize = if cfg!(feature = "board-sim") { 1024 * 1024 } else { 256 * 1024 };
+pub const ARENA_CAPACITY: usize = if cfg!(feature = "board-sim") {
+    1024 * 1024
+} else {
+    256 * 1024
+};
 /// Bytes for one camera frame: QQVGA RGB565 (160 x 120 x 2). Real board only.
-pub const FRAME_CAPACITY: usize = if cfg!(feature = "board-sim") { 0 } else { 160 * 120 * 2 };
+pub const FRAME_CAPACITY: usize = if cfg!(feature = "board-sim") {
+    0
+} else {
+    160 * 120 * 2
+};
 
 /// 16-byte alignment: the blob format aligns weights to 16 bytes relative to
 /// the blob start, and the arena's alignment requirement is at most 16.

@@ -27,7 +27,10 @@ pub fn rgb565_be_to_input(
 ) -> Result<(), PreprocessError> {
     let needed = width * height * 2;
     if frame.len() < needed || width == 0 || height == 0 {
-        return Err(PreprocessError::ShortFrame { needed, got: frame.len() });
+        return Err(PreprocessError::ShortFrame {
+            needed,
+            got: frame.len(),
+        });
     }
     let [_, out_h, out_w, channels] = input.shape.nhwc().map(|d| d as usize);
     if input.dtype != mote_core::DType::Int8
@@ -54,7 +57,10 @@ pub fn rgb565_be_to_input(
         let sy = y0 + (2 * oy + 1) * crop_h / (2 * out_h);
         let at = 2 * (sy * width + sx);
         let (Some(&hi), Some(&lo)) = (frame.get(at), frame.get(at + 1)) else {
-            return Err(PreprocessError::ShortFrame { needed, got: frame.len() });
+            return Err(PreprocessError::ShortFrame {
+                needed,
+                got: frame.len(),
+            });
         };
         let [r, g, b] = rgb565_to_rgb888(u16::from_be_bytes([hi, lo]));
         if let [y] = px {
@@ -74,7 +80,11 @@ fn rgb565_to_rgb888(p: u16) -> [u8; 3] {
     let r = ((p >> 11) & 0x1F) as u8;
     let g = ((p >> 5) & 0x3F) as u8;
     let b = (p & 0x1F) as u8;
-    [(r << 3) | (r >> 2), (g << 2) | (g >> 4), (b << 3) | (b >> 2)]
+    [
+        (r << 3) | (r >> 2),
+        (g << 2) | (g >> 4),
+        (b << 3) | (b >> 2),
+    ]
 }
 
 /// value / 255, quantized: `round(v / 255 / scale) + zero_point`, saturated.
@@ -87,7 +97,11 @@ impl Quantizer {
     fn new(scale: f32, zero_point: i32) -> Self {
         // A non-positive scale is a malformed model; treat it as 1/255 so the
         // output stays defined (validation elsewhere rejects such models).
-        let step = if scale > 0.0 { 1.0 / (255.0 * scale) } else { 1.0 };
+        let step = if scale > 0.0 {
+            1.0 / (255.0 * scale)
+        } else {
+            1.0
+        };
         Quantizer { step, zero_point }
     }
 

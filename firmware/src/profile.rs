@@ -4,7 +4,11 @@
 use mote_core::{profile::CycleCounter, Session};
 
 /// What the board's counter counts, for the log.
-pub const COUNTER_UNIT: &str = if cfg!(feature = "board-sim") { "instructions" } else { "cycles" };
+pub const COUNTER_UNIT: &str = if cfg!(feature = "board-sim") {
+    "instructions"
+} else {
+    "cycles"
+};
 
 /// Runs `session` once, logging each op's count and MACs and the total.
 pub fn run(counter: &mut impl CycleCounter, session: &mut Session) -> mote_core::Result<u64> {
@@ -22,6 +26,11 @@ pub fn run(counter: &mut impl CycleCounter, session: &mut Session) -> mote_core:
         );
     })?;
     let total = counter.now() - start;
-    defmt::info!("total {=str}={=u64} macs={=u64}", COUNTER_UNIT, total, total_macs);
+    defmt::info!(
+        "total {=str}={=u64} macs={=u64}",
+        COUNTER_UNIT,
+        total,
+        total_macs
+    );
     Ok(total)
 }

@@ -13,7 +13,12 @@ use crate::app::{EXIT_ARENA, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT};
 /// Runs `model.mote` on its inputs; `arena_limit` caps the arena (to test
 /// the too-small-arena path).
 pub fn run(board: &mut Board, arena_limit: Option<usize>) -> i32 {
-    let Some(memory::Buffers { model: model_buf, arena, .. }) = memory::take() else {
+    let Some(memory::Buffers {
+        model: model_buf,
+        arena,
+        ..
+    }) = memory::take()
+    else {
         defmt::error!("buffers already taken");
         return 1;
     };
@@ -60,11 +65,21 @@ pub fn run(board: &mut Board, arena_limit: Option<usize>) -> i32 {
         match files::read(path, dst) {
             Ok(n) if n == expected => {}
             Ok(n) => {
-                defmt::error!("input {=usize}: {=usize} bytes, model expects {=usize}", k, n, expected);
+                defmt::error!(
+                    "input {=usize}: {=usize} bytes, model expects {=usize}",
+                    k,
+                    n,
+                    expected
+                );
                 return EXIT_INPUT;
             }
             Err(e) => {
-                defmt::error!("input {=usize}: {} (model expects {=usize} bytes)", k, e, expected);
+                defmt::error!(
+                    "input {=usize}: {} (model expects {=usize} bytes)",
+                    k,
+                    e,
+                    expected
+                );
                 return EXIT_INPUT;
             }
         }
@@ -77,7 +92,8 @@ pub fn run(board: &mut Board, arena_limit: Option<usize>) -> i32 {
 
     for k in 0..model.output_count() {
         let mut name = [0u8; 32];
-        let (Some(path), Ok(bytes)) = (files::numbered("output", k, &mut name), session.output(k)) else {
+        let (Some(path), Ok(bytes)) = (files::numbered("output", k, &mut name), session.output(k))
+        else {
             return EXIT_OUTPUT;
         };
         if let Err(e) = files::write(path, bytes) {

@@ -28,19 +28,39 @@ fn h743_firmware_is_laid_out_for_the_chip() {
     let word = |k: usize| u32::from_le_bytes(words[4 * k..4 * k + 4].try_into().unwrap()) as u64;
     assert_eq!(word(0), AXI_SRAM.end, "initial stack pointer");
     let reset = word(1);
-    assert!(reset & 1 == 1, "reset vector {reset:#x} is not a Thumb address");
-    assert!(FLASH.contains(&(reset & !1)), "reset vector {reset:#x} outside flash");
+    assert!(
+        reset & 1 == 1,
+        "reset vector {reset:#x} is not a Thumb address"
+    );
+    assert!(
+        FLASH.contains(&(reset & !1)),
+        "reset vector {reset:#x} outside flash"
+    );
 
     // Code and constants in flash, data in AXI SRAM.
     for name in [".text", ".rodata"] {
-        let s = file.section_by_name(name).unwrap_or_else(|| panic!("no {name}"));
+        let s = file
+            .section_by_name(name)
+            .unwrap_or_else(|| panic!("no {name}"));
         assert!(FLASH.contains(&s.address()), "{name} at {:#x}", s.address());
-        assert!(s.address() + s.size() <= FLASH.end, "{name} overflows flash");
+        assert!(
+            s.address() + s.size() <= FLASH.end,
+            "{name} overflows flash"
+        );
     }
     for name in [".data", ".bss"] {
-        let s = file.section_by_name(name).unwrap_or_else(|| panic!("no {name}"));
-        assert!(AXI_SRAM.contains(&s.address()), "{name} at {:#x}", s.address());
-        assert!(s.address() + s.size() <= AXI_SRAM.end, "{name} overflows RAM");
+        let s = file
+            .section_by_name(name)
+            .unwrap_or_else(|| panic!("no {name}"));
+        assert!(
+            AXI_SRAM.contains(&s.address()),
+            "{name} at {:#x}",
+            s.address()
+        );
+        assert!(
+            s.address() + s.size() <= AXI_SRAM.end,
+            "{name} overflows RAM"
+        );
     }
 
     // defmt's interned strings: what probe-rs decodes the RTT log with.
@@ -48,7 +68,8 @@ fn h743_firmware_is_laid_out_for_the_chip() {
     assert!(defmt.size() > 0, "empty .defmt section");
     // The RTT control block that defmt-rtt writes the log to.
     assert!(
-        file.symbols().any(|s| object::ObjectSymbol::name(&s) == Ok("_SEGGER_RTT")),
+        file.symbols()
+            .any(|s| object::ObjectSymbol::name(&s) == Ok("_SEGGER_RTT")),
         "no RTT control block"
     );
 }

@@ -45,7 +45,6 @@ impl Board {
             args: Args::read(),
         }
     }
-
 }
 
 /// Executed-instruction counter on SysTick (see the module docs).
@@ -61,8 +60,8 @@ impl CycleCounter for InstructionCounter {
             let after = WRAPS.load(Ordering::Acquire);
             // A wrap between the two loads makes `remaining` ambiguous: read again.
             if before == after {
-                let ticks = u64::from(before) * (u64::from(RELOAD) + 1)
-                    + u64::from(RELOAD - remaining);
+                let ticks =
+                    u64::from(before) * (u64::from(RELOAD) + 1) + u64::from(RELOAD - remaining);
                 return ticks * INSTRUCTIONS_PER_TICK;
             }
         }
@@ -77,7 +76,10 @@ pub struct Args {
 
 impl Args {
     fn read() -> Self {
-        let mut args = Args { buf: [0; 256], len: 0 };
+        let mut args = Args {
+            buf: [0; 256],
+            len: 0,
+        };
         if let Ok(cmdline) = semihosting::experimental::env::args::<256>() {
             // The first word is the program name.
             for s in cmdline.flatten().skip(1) {

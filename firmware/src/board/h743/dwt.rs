@@ -20,7 +20,11 @@ impl DwtCounter {
         DWT::unlock();
         dwt.set_cycle_count(0);
         dwt.enable_cycle_counter();
-        DwtCounter { _dwt: dwt, last: 0, wraps: 0 }
+        DwtCounter {
+            _dwt: dwt,
+            last: 0,
+            wraps: 0,
+        }
     }
 }
 

@@ -90,7 +90,11 @@ impl Board {
         );
         let mut cs = gpiod.pd14.into_push_pull_output();
         cs.set_high();
-        let spi = SpiDev { bus: spi, cs, delay };
+        let spi = SpiDev {
+            bus: spi,
+            cs,
+            delay,
+        };
 
         Board {
             counter: DwtCounter::start(cp.DCB, cp.DWT),
