@@ -25,6 +25,8 @@ pub const EXIT_OUTPUT: i32 = 6;
 #[cfg_attr(not(feature = "board-h743"), allow(dead_code))]
 pub const EXIT_CAMERA: i32 = 7;
 
+// Each board parses every command; `Run`'s argument is read only in simulation.
+#[cfg_attr(not(feature = "board-sim"), allow(dead_code))]
 enum Command {
     Hello,
     Calibrate(u32),

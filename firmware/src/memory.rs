@@ -38,6 +38,8 @@ static TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// The buffers, handed out once.
 pub struct Buffers {
+    /// Empty on the real board, whose models are in flash.
+    #[cfg_attr(not(feature = "board-sim"), allow(dead_code))]
     pub model: &'static mut [u8],
     pub arena: &'static mut [u8],
     /// Empty in simulation, where frames come from the host.

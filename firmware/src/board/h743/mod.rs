@@ -21,7 +21,7 @@ use stm32h7xx_hal::{
     spi::{self, Enabled, Spi},
 };
 
-pub use bus::{BusError, CycleDelay, I2cBus, SpiDev};
+pub use bus::{CycleDelay, I2cBus, SpiDev};
 pub use dwt::DwtCounter;
 
 /// Core clock the board is set up for.
