@@ -6,16 +6,33 @@
 //! - `run [ARENA_BYTES]`: run `model.mote` on `input*.bin`, write `output*.bin`
 //!   (see `run_model`); the optional arena cap tests the too-small-arena path.
 //! - `panic`: fail on purpose, to prove a failure reaches the host as an exit status.
-use crate::{board::Board, calibrate, run_model, stack};
+//! - `camera` (real board, its only command): capture frames and run the demo
+//!   model on one (see `camera_app`).
+use crate::board::{self, Board};
+use crate::{calibrate, stack};
 
 /// Exit status for a command line the firmware does not understand.
 pub const EXIT_USAGE: i32 = 2;
+/// A model that fails validation (or a failed run).
+pub const EXIT_MODEL: i32 = 3;
+/// An arena too small for the model.
+pub const EXIT_ARENA: i32 = 4;
+/// An input of the wrong size, or one that cannot be read.
+pub const EXIT_INPUT: i32 = 5;
+/// An output that cannot be handed back.
+pub const EXIT_OUTPUT: i32 = 6;
+/// The camera does not answer or delivers no frame (real board only).
+#[cfg_attr(not(feature = "board-h743"), allow(dead_code))]
+pub const EXIT_CAMERA: i32 = 7;
 
+// Each board parses every command; `Run`'s argument is read only in simulation.
+#[cfg_attr(not(feature = "board-sim"), allow(dead_code))]
 enum Command {
     Hello,
     Calibrate(u32),
     Run { arena_limit: Option<usize> },
     Panic,
+    Camera,
 }
 
 impl Command {
@@ -26,8 +43,11 @@ impl Command {
         Some(match command {
             "hello" => Command::Hello,
             "calibrate" => Command::Calibrate(number.unwrap_or(1_000_000)),
-            "run" => Command::Run { arena_limit: number.map(|n| n as usize) },
+            "run" => Command::Run {
+                arena_limit: number.map(|n| n as usize),
+            },
             "panic" => Command::Panic,
+            "camera" => Command::Camera,
             other => {
                 defmt::error!("unknown command {=str}", other);
                 return None;
@@ -37,7 +57,11 @@ impl Command {
 }
 
 pub fn run(board: &mut Board) -> i32 {
-    defmt::info!("mote firmware {=str} on {}", env!("CARGO_PKG_VERSION"), board.cpu());
+    defmt::info!(
+        "mote firmware {=str} on {}",
+        env!("CARGO_PKG_VERSION"),
+        board::cpu()
+    );
     let Some(command) = Command::parse(board) else {
         return EXIT_USAGE;
     };
@@ -45,7 +69,10 @@ pub fn run(board: &mut Board) -> i32 {
         Command::Hello => {
             let base = calibrate::measure(&mut board.counter, 1);
             let loop_ = calibrate::measure(&mut board.counter, 100_001);
-            defmt::info!("counter: {=u64} instructions for 200000 loop instructions", loop_ - base);
+            defmt::info!(
+                "counter: {=u64} instructions for 200000 loop instructions",
+                loop_ - base
+            );
             defmt::info!("mote-core {=str} linked", mote_core::VERSION);
             defmt::info!("stack high-water {=usize} bytes", stack::high_water());
             defmt::info!("done");
@@ -63,7 +90,17 @@ pub fn run(board: &mut Board) -> i32 {
             );
             0
         }
-        Command::Run { arena_limit } => run_model::run(board, arena_limit),
+        #[cfg(feature = "board-sim")]
+        Command::Run { arena_limit } => crate::run_model::run(board, arena_limit),
+        #[cfg(feature = "board-h743")]
+        Command::Camera => crate::camera_app::run(board),
         Command::Panic => defmt::panic!("panic requested"),
+        // A command this board has no hardware for: models come from the
+        // host only in simulation, frames from a camera only on the real board.
+        #[allow(unreachable_patterns)]
+        Command::Run { .. } | Command::Camera => {
+            defmt::error!("this board cannot run that command");
+            EXIT_USAGE
+        }
     }
 }

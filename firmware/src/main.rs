@@ -9,8 +9,15 @@
 mod app;
 mod board;
 mod calibrate;
+#[cfg(feature = "board-h743")]
+mod camera_app;
+#[cfg(feature = "board-sim")]
 mod files;
 mod memory;
+#[cfg(feature = "board-h743")]
+mod preprocess;
+mod profile;
+#[cfg(feature = "board-sim")]
 mod run_model;
 mod stack;
 
@@ -23,8 +30,8 @@ fn main() -> ! {
     board::exit(code)
 }
 
-/// A panic is a failed run: say why through defmt, then end the simulation
-/// with a non-zero status so a test or CI sees it.
+/// A panic is a failed run: say why through defmt, then end the run with a
+/// non-zero status (the simulation's exit status; a halt under probe-rs).
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     defmt::error!("panic: {}", defmt::Display2Format(info));

@@ -1,14 +1,30 @@
-//! The firmware's two big buffers: where a model blob is loaded (our
-//! simulated flash) and the arena models run in.
+//! The firmware's big buffers: where a model blob is loaded (simulated board:
+//! our simulated flash), the arena models run in, and a camera frame (real board).
 //!
 //! They are statics so their size is part of the link map (and fails the link
 //! if RAM is too small), and each is handed out once as `&'static mut`.
 use core::sync::atomic::{AtomicBool, Ordering};
 
-/// Bytes reserved for a model blob loaded at run time (simulated board only).
-pub const MODEL_CAPACITY: usize = 1024 * 1024;
-/// Bytes of arena. Every model the firmware runs, one after the other, shares it.
-pub const ARENA_CAPACITY: usize = 1024 * 1024;
+/// Bytes reserved for a model blob loaded at run time. Only the simulated
+/// board loads models; the real board's are in flash.
+pub const MODEL_CAPACITY: usize = if cfg!(feature = "board-sim") {
+    1024 * 1024
+} else {
+    0
+};
+/// Bytes of arena. Every model the firmware runs, one after the other, shares
+/// it. The real board's 512 KiB of AXI SRAM also holds the frame and the stack.
+pub const ARENA_CAPACITY: usize = if cfg!(feature = "board-sim") {
+    1024 * 1024
+} else {
+    256 * 1024
+};
+/// Bytes for one camera frame: QQVGA RGB565 (160 x 120 x 2). Real board only.
+pub const FRAME_CAPACITY: usize = if cfg!(feature = "board-sim") {
+    0
+} else {
+    160 * 120 * 2
+};
 
 /// 16-byte alignment: the blob format aligns weights to 16 bytes relative to
 /// the blob start, and the arena's alignment requirement is at most 16.
@@ -17,10 +33,22 @@ pub struct Aligned<const N: usize>(pub [u8; N]);
 
 static mut MODEL: Aligned<MODEL_CAPACITY> = Aligned([0; MODEL_CAPACITY]);
 static mut ARENA: Aligned<ARENA_CAPACITY> = Aligned([0; ARENA_CAPACITY]);
+static mut FRAME: Aligned<FRAME_CAPACITY> = Aligned([0; FRAME_CAPACITY]);
 static TAKEN: AtomicBool = AtomicBool::new(false);
 
-/// The model buffer and the arena, the first time this is called.
-pub fn take() -> Option<(&'static mut [u8], &'static mut [u8])> {
+/// The buffers, handed out once.
+pub struct Buffers {
+    /// Empty on the real board, whose models are in flash.
+    #[cfg_attr(not(feature = "board-sim"), allow(dead_code))]
+    pub model: &'static mut [u8],
+    pub arena: &'static mut [u8],
+    /// Empty in simulation, where frames come from the host.
+    #[cfg_attr(not(feature = "board-h743"), allow(dead_code))]
+    pub frame: &'static mut [u8],
+}
+
+/// The buffers, the first time this is called.
+pub fn take() -> Option<Buffers> {
     if TAKEN.swap(true, Ordering::AcqRel) {
         return None;
     }
@@ -29,6 +57,11 @@ pub fn take() -> Option<(&'static mut [u8], &'static mut [u8])> {
     unsafe {
         let model = &mut (*core::ptr::addr_of_mut!(MODEL)).0;
         let arena = &mut (*core::ptr::addr_of_mut!(ARENA)).0;
-        Some((model.as_mut_slice(), arena.as_mut_slice()))
+        let frame = &mut (*core::ptr::addr_of_mut!(FRAME)).0;
+        Some(Buffers {
+            model: model.as_mut_slice(),
+            arena: arena.as_mut_slice(),
+            frame: frame.as_mut_slice(),
+        })
     }
 }

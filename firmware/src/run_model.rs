@@ -6,17 +6,19 @@
 //! can tell a bad model from a bad frame without parsing the log.
 use mote_core::{Model, Session};
 
-use crate::{board::Board, files, memory, stack};
+use crate::{board::Board, files, memory, profile, stack};
 
-pub const EXIT_MODEL: i32 = 3;
-pub const EXIT_ARENA: i32 = 4;
-pub const EXIT_INPUT: i32 = 5;
-pub const EXIT_OUTPUT: i32 = 6;
+use crate::app::{EXIT_ARENA, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT};
 
 /// Runs `model.mote` on its inputs; `arena_limit` caps the arena (to test
 /// the too-small-arena path).
 pub fn run(board: &mut Board, arena_limit: Option<usize>) -> i32 {
-    let Some((model_buf, arena)) = memory::take() else {
+    let Some(memory::Buffers {
+        model: model_buf,
+        arena,
+        ..
+    }) = memory::take()
+    else {
         defmt::error!("buffers already taken");
         return 1;
     };
@@ -63,38 +65,35 @@ pub fn run(board: &mut Board, arena_limit: Option<usize>) -> i32 {
         match files::read(path, dst) {
             Ok(n) if n == expected => {}
             Ok(n) => {
-                defmt::error!("input {=usize}: {=usize} bytes, model expects {=usize}", k, n, expected);
+                defmt::error!(
+                    "input {=usize}: {=usize} bytes, model expects {=usize}",
+                    k,
+                    n,
+                    expected
+                );
                 return EXIT_INPUT;
             }
             Err(e) => {
-                defmt::error!("input {=usize}: {} (model expects {=usize} bytes)", k, e, expected);
+                defmt::error!(
+                    "input {=usize}: {} (model expects {=usize} bytes)",
+                    k,
+                    e,
+                    expected
+                );
                 return EXIT_INPUT;
             }
         }
     }
 
-    let mut total_macs = 0u64;
-    let start = mote_core::profile::CycleCounter::now(&mut board.counter);
-    let result = session.run_profiled(&mut board.counter, |op| {
-        total_macs += op.macs;
-        defmt::info!(
-            "op {=u16} {} instructions={=u64} macs={=u64}",
-            op.index,
-            op.code,
-            op.cycles,
-            op.macs
-        );
-    });
-    let total = mote_core::profile::CycleCounter::now(&mut board.counter) - start;
-    if let Err(e) = result {
+    if let Err(e) = profile::run(&mut board.counter, &mut session) {
         defmt::error!("run failed: {}", e);
         return EXIT_MODEL;
     }
-    defmt::info!("total instructions={=u64} macs={=u64}", total, total_macs);
 
     for k in 0..model.output_count() {
         let mut name = [0u8; 32];
-        let (Some(path), Ok(bytes)) = (files::numbered("output", k, &mut name), session.output(k)) else {
+        let (Some(path), Ok(bytes)) = (files::numbered("output", k, &mut name), session.output(k))
+        else {
             return EXIT_OUTPUT;
         };
         if let Err(e) = files::write(path, bytes) {

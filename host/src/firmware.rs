@@ -28,12 +28,24 @@ pub fn firmware_dir() -> PathBuf {
 pub enum BoardKind {
     /// QEMU mps2-an386 / mps2-an500.
     Sim,
+    /// STM32H743 (NUCLEO-H743ZI2), flashed and run with probe-rs.
+    H743,
 }
 
 impl BoardKind {
     fn feature(self) -> &'static str {
         match self {
             BoardKind::Sim => "board-sim",
+            BoardKind::H743 => "board-h743",
+        }
+    }
+
+    /// Where cargo builds this board's firmware, under `firmware/`. Each board
+    /// has its own, so switching boards does not rebuild the other's.
+    fn target_dir(self) -> &'static str {
+        match self {
+            BoardKind::Sim => "target",
+            BoardKind::H743 => "target/h743",
         }
     }
 }
@@ -166,6 +178,8 @@ pub fn build(board: BoardKind) -> Result<PathBuf> {
             "--no-default-features",
             "--features",
             board.feature(),
+            "--target-dir",
+            board.target_dir(),
         ])
         .env("RUSTC", toolchain.rustc())
         // An outer cargo (tests, clippy) leaks settings meant for the host build.
@@ -193,7 +207,7 @@ pub fn build(board: BoardKind) -> Result<PathBuf> {
         );
     }
     let elf = dir
-        .join("target")
+        .join(board.target_dir())
         .join(TARGET)
         .join("release/mote-firmware");
     if !elf.is_file() {

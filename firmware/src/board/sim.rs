@@ -30,14 +30,6 @@ pub struct Board {
     pub args: Args,
 }
 
-/// Which Cortex-M this is, from the CPUID register's part number.
-#[derive(Clone, Copy, PartialEq, Eq, defmt::Format)]
-pub enum Cpu {
-    CortexM4,
-    CortexM7,
-    Other(u16),
-}
-
 impl Board {
     pub fn take() -> Self {
         let Some(mut p) = cortex_m::Peripherals::take() else {
@@ -51,17 +43,6 @@ impl Board {
         Board {
             counter: InstructionCounter { _syst: p.SYST },
             args: Args::read(),
-        }
-    }
-
-    pub fn cpu(&self) -> Cpu {
-        // SAFETY-free read: CPUID is a read-only identification register.
-        let cpuid = cortex_m::peripheral::CPUID::PTR;
-        let base = unsafe { (*cpuid).base.read() };
-        match ((base >> 4) & 0xFFF) as u16 {
-            0xC24 => Cpu::CortexM4,
-            0xC27 => Cpu::CortexM7,
-            other => Cpu::Other(other),
         }
     }
 }
@@ -79,8 +60,8 @@ impl CycleCounter for InstructionCounter {
             let after = WRAPS.load(Ordering::Acquire);
             // A wrap between the two loads makes `remaining` ambiguous: read again.
             if before == after {
-                let ticks = u64::from(before) * (u64::from(RELOAD) + 1)
-                    + u64::from(RELOAD - remaining);
+                let ticks =
+                    u64::from(before) * (u64::from(RELOAD) + 1) + u64::from(RELOAD - remaining);
                 return ticks * INSTRUCTIONS_PER_TICK;
             }
         }
@@ -95,7 +76,10 @@ pub struct Args {
 
 impl Args {
     fn read() -> Self {
-        let mut args = Args { buf: [0; 256], len: 0 };
+        let mut args = Args {
+            buf: [0; 256],
+            len: 0,
+        };
         if let Ok(cmdline) = semihosting::experimental::env::args::<256>() {
             // The first word is the program name.
             for s in cmdline.flatten().skip(1) {

@@ -2,6 +2,7 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod flash;
 mod import;
 mod infer;
 mod inspect;
@@ -28,6 +29,8 @@ enum Command {
     Sim(sim::Args),
     /// Instructions per inference/layer/MAC, arena, stack and flash on the simulated boards.
     Bench(bench::Args),
+    /// Build the STM32H743 firmware and run it on a board with probe-rs.
+    Flash(flash::Args),
     /// Show a model's ops, tensors, MACs, weights and arena (vs TFLM's).
     Inspect(inspect::Args),
     /// Run one inference through mote-core: .npy in, .npy out.
@@ -44,6 +47,7 @@ impl Cli {
             Command::Import(args) => import::run(args),
             Command::Sim(args) => sim::run(args),
             Command::Bench(args) => bench::run(args),
+            Command::Flash(args) => flash::run(args),
             Command::Inspect(args) => inspect::run(args),
             Command::Infer(args) => infer::run(args),
             Command::Synth(args) => synth::run(args),
