@@ -158,10 +158,17 @@ pub fn body(c: &mut Canvas, s: &Scene) {
     let top = (ax, ay);
     let bot = (bx, sh_y + s.scale * 0.5);
     let r = s.scale * s.skull.axes.x * 0.62;
+    // The jaw shades the top of the neck (deeper when the light is high);
+    // the skin keeps the face's mottling.
+    let jaw_shadow = 0.25 + 0.45 * clamp01(s.light.y + 0.2);
     capsule(w, h, top, bot, r, 0.3, |i, cov, t, side| {
         let n = v3(side, 0.0, (1.0 - side * side).max(0.0).sqrt());
-        let shade = lit(n) * (0.35 + 0.5 * smoothstep(0.0, 0.6, t));
-        let col = s.skin.cmul(s.key * shade + s.ambient * 0.8);
+        let under_jaw = 1.0 - jaw_shadow * (1.0 - smoothstep(0.15, 0.55, t));
+        let shade = lit(n) * under_jaw * (0.45 + 0.4 * smoothstep(0.0, 0.6, t));
+        let (x, y) = ((i % w) as f32, (i / w) as f32);
+        let mottle = 0.92 + 0.16 * value_noise(seed ^ 0x4e, x * 0.3, y * 0.3);
+        let round = 0.7 + 0.3 * (1.0 - side * side);
+        let col = s.skin.cmul(s.key * shade + s.ambient * (0.7 * round)) * mottle;
         c.blend(i, col, cov);
     });
     // Neckline of the clothing over the bottom of the neck.
