@@ -48,8 +48,16 @@ pub fn background(c: &mut Canvas, rng: &mut Rng) {
                     ) * level
                 };
                 let a = rng.range(0.5, 1.0);
+                // Room light falls off across each surface (one side and
+                // downward), so objects are not flat colour cards.
+                let tilt = rng.range(-0.6, 0.6);
                 let pts = [(x0, y0), (x0 + rw, y0), (x0 + rw, y0 + rh), (x0, y0 + rh)];
-                polygon(w, h, &pts, 0.0, |i, cov| c.blend(i, col, cov * a));
+                polygon(w, h, &pts, 0.0, |i, cov| {
+                    let (x, y) = ((i % w) as f32, (i / w) as f32);
+                    let (u, v) = ((x - x0) / rw, (y - y0) / rh);
+                    let fall = 1.0 + tilt * (u - 0.5) - 0.25 * v;
+                    c.blend(i, col * fall.max(0.2), cov * a)
+                });
             }
         }
         2 => {
@@ -78,7 +86,8 @@ pub fn background(c: &mut Canvas, rng: &mut Rng) {
         }
         _ => {}
     }
-    blur_canvas(c, rng.below(3) + 2, 1);
+    // Depth of field: two box passes give a rounder, more lens-like blur.
+    blur_canvas(c, rng.below(3) + 1, 2);
 }
 
 /// Long hair hanging behind the head and down to the shoulders.
