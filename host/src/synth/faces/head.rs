@@ -234,8 +234,10 @@ fn face_albedo(s: &Scene, p: V3) -> FacePaint {
     let u = (p - hs.c).cmul(v3(1.0 / hs.axes.x, 1.0 / hs.axes.y, 1.0 / hs.axes.z));
     // Only along the front hairline: at the sides the hair is behind the
     // face and casts nothing on it.
-    let above = hair_region(s, v3(u.x, u.y + 0.08, u.z)) * smoothstep(0.45, 0.75, u.z);
-    ao *= 1.0 - 0.35 * above;
+    let front = smoothstep(0.45, 0.75, u.z);
+    if front > 0.0 {
+        ao *= 1.0 - 0.35 * (hair_region(s, v3(u.x, u.y + 0.08, u.z)) * front);
+    }
     let mut gloss = 0.25;
     let mut glint = 0.0;
     if p.z < 0.2 {
