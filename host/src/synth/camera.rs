@@ -26,6 +26,9 @@ pub struct Effects {
     pub jpeg: Option<u32>,
     /// Seed for the per-pixel noise.
     pub noise_seed: u32,
+    /// Lateral chromatic aberration: red and blue are magnified apart by
+    /// this many pixels at the image corner (cheap lenses fringe edges).
+    pub fringe: f32,
 }
 
 impl Effects {
@@ -47,6 +50,11 @@ impl Effects {
                 None
             },
             noise_seed: rng.next_u64() as u32,
+            fringe: if rng.chance(0.5) {
+                rng.range(0.2, 0.9)
+            } else {
+                0.0
+            },
         }
     }
 
@@ -63,6 +71,9 @@ impl Effects {
         }
         let (cx, cy) = (w as f32 * 0.5, h as f32 * 0.5);
         let r2 = 1.0 / (cx * cx + cy * cy);
+        if self.fringe > 0.0 {
+            c = fringe(&c, self.fringe / (cx * cx + cy * cy).sqrt());
+        }
         for y in 0..h {
             for x in 0..w {
                 let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
@@ -101,6 +112,40 @@ impl Effects {
             .map(|v| (v + 0.5).clamp(0.0, 255.0) as u8)
             .collect()
     }
+}
+
+/// Resample red magnified by `1 + k` and blue by `1 - k` about the centre
+/// (bilinear), leaving green: colour fringes that grow toward the corners.
+fn fringe(c: &Canvas, k: f32) -> Canvas {
+    let (w, h) = (c.w, c.h);
+    let (cx, cy) = (w as f32 * 0.5, h as f32 * 0.5);
+    let sample = |x: f32, y: f32, ch: usize| -> f32 {
+        let x = x.clamp(0.0, (w - 1) as f32);
+        let y = y.clamp(0.0, (h - 1) as f32);
+        let (x0, y0) = (x as usize, y as usize);
+        let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+        let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+        let g = |xx: usize, yy: usize| {
+            let p = c.px[yy * w + xx];
+            [p.x, p.y, p.z][ch]
+        };
+        let top = g(x0, y0) + (g(x1, y0) - g(x0, y0)) * fx;
+        let bot = g(x0, y1) + (g(x1, y1) - g(x0, y1)) * fx;
+        top + (bot - top) * fy
+    };
+    let mut out = c.clone();
+    for y in 0..h {
+        for x in 0..w {
+            let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+            let at = |s: f32| (cx + dx * s - 0.5, cy + dy * s - 0.5);
+            let (rx, ry) = at(1.0 - k);
+            let (bx, by) = at(1.0 + k);
+            let p = &mut out.px[y * w + x];
+            p.x = sample(rx, ry, 0);
+            p.z = sample(bx, by, 2);
+        }
+    }
+    out
 }
 
 fn dct_basis() -> &'static [[f32; 8]; 8] {

@@ -70,8 +70,10 @@ pub fn draw(
             pr(foot),
             0.075 * ppm,
             0.0,
-            |i, cov, _, side| {
-                put(c, i, shade(l, p.bottom, side), cov);
+            |i, cov, t, side| {
+                // Legs darken toward the feet: neighbours and the ground
+                // occlude the sky there.
+                put(c, i, shade(l, p.bottom, side) * (1.0 - 0.35 * t), cov);
             },
         );
     }

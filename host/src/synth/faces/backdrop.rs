@@ -48,8 +48,16 @@ pub fn background(c: &mut Canvas, rng: &mut Rng) {
                     ) * level
                 };
                 let a = rng.range(0.5, 1.0);
+                // Room light falls off across each surface (one side and
+                // downward), so objects are not flat colour cards.
+                let tilt = rng.range(-0.6, 0.6);
                 let pts = [(x0, y0), (x0 + rw, y0), (x0 + rw, y0 + rh), (x0, y0 + rh)];
-                polygon(w, h, &pts, 0.0, |i, cov| c.blend(i, col, cov * a));
+                polygon(w, h, &pts, 0.0, |i, cov| {
+                    let (x, y) = ((i % w) as f32, (i / w) as f32);
+                    let (u, v) = ((x - x0) / rw, (y - y0) / rh);
+                    let fall = 1.0 + tilt * (u - 0.5) - 0.25 * v;
+                    c.blend(i, col * fall.max(0.2), cov * a)
+                });
             }
         }
         2 => {
@@ -78,7 +86,8 @@ pub fn background(c: &mut Canvas, rng: &mut Rng) {
         }
         _ => {}
     }
-    blur_canvas(c, rng.below(3) + 2, 1);
+    // Depth of field: two box passes give a rounder, more lens-like blur.
+    blur_canvas(c, rng.below(3) + 1, 2);
 }
 
 /// Long hair hanging behind the head and down to the shoulders.
@@ -158,10 +167,17 @@ pub fn body(c: &mut Canvas, s: &Scene) {
     let top = (ax, ay);
     let bot = (bx, sh_y + s.scale * 0.5);
     let r = s.scale * s.skull.axes.x * 0.62;
+    // The jaw shades the top of the neck (deeper when the light is high);
+    // the skin keeps the face's mottling.
+    let jaw_shadow = 0.25 + 0.45 * clamp01(s.light.y + 0.2);
     capsule(w, h, top, bot, r, 0.3, |i, cov, t, side| {
         let n = v3(side, 0.0, (1.0 - side * side).max(0.0).sqrt());
-        let shade = lit(n) * (0.35 + 0.5 * smoothstep(0.0, 0.6, t));
-        let col = s.skin.cmul(s.key * shade + s.ambient * 0.8);
+        let under_jaw = 1.0 - jaw_shadow * (1.0 - smoothstep(0.15, 0.55, t));
+        let shade = lit(n) * under_jaw * (0.45 + 0.4 * smoothstep(0.0, 0.6, t));
+        let (x, y) = ((i % w) as f32, (i / w) as f32);
+        let mottle = 0.92 + 0.16 * value_noise(seed ^ 0x4e, x * 0.3, y * 0.3);
+        let round = 0.7 + 0.3 * (1.0 - side * side);
+        let col = s.skin.cmul(s.key * shade + s.ambient * (0.7 * round)) * mottle;
         c.blend(i, col, cov);
     });
     // Neckline of the clothing over the bottom of the neck.

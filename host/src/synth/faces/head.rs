@@ -4,7 +4,7 @@
 //! lips and eye sockets, and lit with a wrapped Lambert key light plus ambient.
 use super::scene::{Ellipsoid, HairStyle, Scene};
 use crate::synth::camera::luma;
-use crate::synth::math::{clamp01, fbm, mix3, smoothstep, v3, value_noise, V3};
+use crate::synth::math::{clamp01, fbm, mix3, seg_dist, smoothstep, v3, value_noise, V3};
 use crate::synth::raster::Canvas;
 
 /// What the camera ray of one pixel sees on the head.
@@ -196,20 +196,63 @@ fn bump(dx: f32, dy: f32, rx: f32, ry: f32) -> (f32, f32, f32) {
     (k * k, -4.0 * k * u / rx, -4.0 * k * v / ry)
 }
 
+/// What face painting gives a shading point.
+struct FacePaint {
+    albedo: V3,
+    /// Normal offset (head frame) from the nose, lips, cheekbones, sockets.
+    dn: V3,
+    /// Ambient occlusion (1 = open).
+    ao: f32,
+    /// Specular strength: oily T-zone, nose tip, lower lip.
+    gloss: f32,
+    /// Catch-light in the eye: coverage of a mirror-like spot.
+    glint: f32,
+}
+
 /// Albedo of the face at head point `p`, plus a normal offset (head frame)
-/// from the nose, lips and sockets, and an ambient-occlusion factor.
-fn face_albedo(s: &Scene, p: V3) -> (V3, V3, f32) {
+/// from the nose, lips and sockets, an ambient-occlusion factor, gloss and
+/// eye catch-lights.
+fn face_albedo(s: &Scene, p: V3) -> FacePaint {
     let mut col = s.skin;
     let mut dn = V3::default();
     let mut ao = 1.0;
     let px = s.scale; // pixels per unit, for anti-aliasing feature edges
     let seed = s.noise_seed;
-    // Skin texture: blotches and pores.
+    // Skin texture: large blotches, mid-scale mottling in the red channel
+    // (blood under the skin) and pixel-scale pores.
     let tex = fbm(seed, p.x * 6.0, p.y * 6.0, 2);
-    col = col * (0.92 + 0.16 * tex);
-    if p.z < 0.2 {
-        return (col, dn, ao);
+    let pores = value_noise(seed ^ 0x3c, p.x * 31.0, p.y * 31.0) - 0.5;
+    let mottle = value_noise(seed ^ 0x51, p.x * 11.0, p.y * 11.0) - 0.5;
+    col = col * (0.93 + 0.14 * tex + 0.09 * pores);
+    col = v3(
+        col.x * (1.0 + 0.06 * mottle),
+        col.y * (1.0 - 0.05 * mottle),
+        col.z * (1.0 - 0.04 * mottle),
+    );
+    // Skin under the hairline is shaded by the hair just above it.
+    let hs = &s.hair_shell;
+    let u = (p - hs.c).cmul(v3(1.0 / hs.axes.x, 1.0 / hs.axes.y, 1.0 / hs.axes.z));
+    // Only along the front hairline: at the sides the hair is behind the
+    // face and casts nothing on it.
+    let front = smoothstep(0.45, 0.75, u.z);
+    if front > 0.0 {
+        ao *= 1.0 - 0.35 * (hair_region(s, v3(u.x, u.y + 0.08, u.z)) * front);
     }
+    let mut gloss = 0.25;
+    let mut glint = 0.0;
+    if p.z < 0.2 {
+        return FacePaint {
+            albedo: col,
+            dn,
+            ao,
+            gloss,
+            glint,
+        };
+    }
+    // Oily T-zone: forehead and down the nose.
+    let tzone = smoothstep(s.brow_y, s.brow_y + 0.25, p.y)
+        + (1.0 - smoothstep(0.06, 0.14, p.x.abs())) * smoothstep(-0.7, s.eye_y, p.y);
+    gloss += 0.75 * tzone.min(1.0);
     // Cheeks: a little warmer.
     for sx in [-1.0f32, 1.0] {
         let (b, _, _) = bump(p.x - sx * 0.45, p.y + 0.3, 0.25, 0.2);
@@ -232,7 +275,7 @@ fn face_albedo(s: &Scene, p: V3) -> (V3, V3, f32) {
     let side = if p.x < 0.0 { -1.0 } else { 1.0 };
     // Eye sockets: slightly concave and darker.
     let (sb, sgx, sgy) = bump(p.x - side * s.eye_x, p.y - s.eye_y - 0.02, 0.28, 0.2);
-    ao *= 1.0 - 0.25 * sb;
+    ao *= 1.0 - 0.32 * sb;
     dn = dn + v3(sgx, sgy, 0.0) * 0.03;
     // Brows.
     let lx = (p.x - side * s.eye_x) * side;
@@ -259,7 +302,12 @@ fn face_albedo(s: &Scene, p: V3) -> (V3, V3, f32) {
             let (ix, iy) = (lx - s.gaze.0 * side, ly - s.gaze.1);
             let ir = s.eye_h * 1.05;
             let rd = (ix * ix + iy * iy).sqrt();
-            let mut eye = v3(0.5, 0.48, 0.46) * (0.7 + 0.3 * (1.0 - t.abs()));
+            // Sclera: off-white, pinker and darker toward the corners.
+            let mut eye = mix3(
+                v3(0.55, 0.52, 0.49),
+                v3(0.45, 0.28, 0.25),
+                smoothstep(0.55, 1.0, t.abs()),
+            ) * (0.7 + 0.3 * (1.0 - t.abs()));
             let iris_cov = clamp01(0.5 - (rd - ir) * px);
             let fleck = 0.7 + 0.5 * value_noise(seed ^ 0x45, ix * 80.0, iy * 80.0);
             eye = mix3(eye, s.iris * fleck, iris_cov);
@@ -268,9 +316,17 @@ fn face_albedo(s: &Scene, p: V3) -> (V3, V3, f32) {
             // Upper lid casts a soft shadow onto the eyeball.
             eye = eye * (0.55 + 0.45 * smoothstep(0.0, s.eye_h * 0.9, top - ly));
             col = mix3(col, eye, open);
+            // The key light mirrored in the cornea: where the half vector
+            // meets the eyeball, up and toward the light.
+            let (gx, gy) = (
+                ix - s.light.x * ir * 0.55 * side * side,
+                iy - (0.35 + 0.4 * s.light.y) * ir,
+            );
+            let gd = (gx * gx + gy * gy).sqrt();
+            glint = clamp01(0.5 - (gd - 0.022) * px) * open * iris_cov;
         }
         // Lash line along the upper lid, heavier at the outer corner.
-        let dl = (ly - top).abs() - 0.018 - 0.01 * (t.max(0.0));
+        let dl = (ly - top).abs() - 0.022 - 0.012 * (t.max(0.0));
         let lash = clamp01(0.5 - dl * px) * (lx.abs() < s.eye_w * 1.05) as u8 as f32;
         col = mix3(
             col,
@@ -279,7 +335,10 @@ fn face_albedo(s: &Scene, p: V3) -> (V3, V3, f32) {
         );
         // Lid crease.
         let dc = (ly - top - 0.045).abs() - 0.006;
-        col = col * (1.0 - 0.18 * clamp01(0.5 - dc * px) * shape);
+        col = col * (1.0 - 0.25 * clamp01(0.5 - dc * px) * shape);
+        // The upper lid between lashes and crease is a little shaded.
+        let lid = smoothstep(0.0, 0.01, ly - top) * (1.0 - smoothstep(0.035, 0.05, ly - top));
+        col = col * (1.0 - 0.12 * lid * shape);
     }
     // Nose: ridge, tip and wings as normal bumps; nostrils as dark spots.
     let ridge_t = clamp01((s.eye_y - p.y) / s.nose_len);
@@ -304,6 +363,22 @@ fn face_albedo(s: &Scene, p: V3) -> (V3, V3, f32) {
             col = col * (1.0 - 0.65 * clamp01(0.5 - nd * px));
         }
         col = col * (1.0 + 0.08 * tb);
+        // The nose tip and wings are redder (thin skin, more blood).
+        col = mix3(col, v3(col.x * 1.06, col.y * 0.88, col.z * 0.88), tb);
+        gloss += 0.6 * tb;
+    }
+    // Nasolabial folds: soft creases from the nose wings to the mouth corners.
+    {
+        let tip_y = s.eye_y - s.nose_len;
+        let (d, _) = seg_dist(
+            p.x.abs(),
+            p.y,
+            s.nose_width + 0.05,
+            tip_y - 0.02,
+            s.mouth_w + 0.06,
+            s.mouth_y - 0.02,
+        );
+        ao *= 1.0 - 0.14 * clamp01(1.0 - d / 0.035);
     }
     // Mouth: lips with a cupid's bow, the dark line between them.
     let mx = p.x / s.mouth_w;
@@ -314,7 +389,14 @@ fn face_albedo(s: &Scene, p: V3) -> (V3, V3, f32) {
         let dn_l = -s.lip_h * 1.25 * shape.sqrt();
         let d = (my - up).max(dn_l - my);
         let lip = clamp01(0.5 - d * px);
-        col = mix3(col, s.lip * (0.9 + 0.2 * tex), lip * 0.9);
+        // The upper lip faces down and is darker; the lower lip is glossy.
+        let upper = smoothstep(-0.004, 0.004, my);
+        col = mix3(
+            col,
+            s.lip * ((0.9 + 0.2 * tex) * (1.0 - 0.2 * upper)),
+            lip * 0.9,
+        );
+        gloss += 0.9 * lip * (1.0 - upper);
         let (lb, lgx, lgy) = bump(p.x, my + s.lip_h * 0.6, s.mouth_w * 0.8, s.lip_h * 1.2);
         dn = dn - v3(lgx, lgy, 0.0) * 0.012 * lb.signum();
         let line = clamp01(0.5 - (my.abs() - 0.006) * px) * shape.sqrt();
@@ -323,13 +405,19 @@ fn face_albedo(s: &Scene, p: V3) -> (V3, V3, f32) {
         let (cb, _, _) = bump(p.x, my - dn_l + 0.04, s.mouth_w * 0.7, 0.03);
         ao *= 1.0 - 0.2 * cb;
     }
-    (col, dn, ao)
+    FacePaint {
+        albedo: col,
+        dn,
+        ao,
+        gloss,
+        glint,
+    }
 }
 
 /// Lit colour of a surface with normal `n` (camera space) and albedo.
 /// Returns (colour, direct part, ambient part) so callers can measure how
 /// much a cast shadow darkens it.
-pub fn light(s: &Scene, albedo: V3, n: V3, ao: f32, shadow: f32) -> (V3, f32) {
+pub fn light(s: &Scene, albedo: V3, n: V3, ao: f32, shadow: f32, gloss: f32) -> (V3, f32) {
     let ndl = n.dot(s.light);
     // Wide wrap: light bleeds past the terminator through the skin, so the
     // shading ends softly instead of in a hard line.
@@ -342,16 +430,22 @@ pub fn light(s: &Scene, albedo: V3, n: V3, ao: f32, shadow: f32) -> (V3, f32) {
     let edge = 0.55 + 0.45 * (n.z * 1.6).clamp(0.0, 1.0);
     // Light scattered under the skin warms the terminator a little.
     let scatter = v3(0.06, 0.015, 0.0) * (wrap * (1.0 - wrap) * 4.0);
-    let lit = (s.key * direct + s.ambient * (sky * ao) + s.key.cmul(scatter)) * edge;
-    // Soft skin sheen toward the half vector.
+    // Fill light (plain Lambert) and a rim light on the grazing edges.
+    let fill = s.fill * (clamp01(n.dot(s.fill_dir)) * ao);
+    let grazing = clamp01(1.0 - n.z);
+    let rim = s.rim * (grazing * grazing * grazing * clamp01(0.3 + n.y));
+    let lit = (s.key * direct + s.ambient * (sky * ao) + s.key.cmul(scatter) + fill) * edge + rim;
+    // Skin sheen toward the half vector: a broad lobe plus a tight one
+    // (oily highlights on the forehead, nose tip, lower lip).
     let hv = (s.light + v3(0.0, 0.0, 1.0)).norm();
     let mut sp = clamp01(n.dot(hv));
     sp *= sp;
     sp *= sp;
     sp *= sp;
     sp *= sp;
-    let spec = s.key * (0.06 * sp * (1.0 - shadow));
-    let (k, a) = (luma(s.key), luma(s.ambient) * sky * ao);
+    let tight = sp * sp * sp;
+    let spec = s.key * ((0.06 * sp + 0.18 * tight) * s.gloss * gloss * (1.0 - shadow));
+    let (k, a) = (luma(s.key), luma(s.ambient) * sky * ao + luma(fill));
     let lum0 = k * wrap + a;
     let lum1 = k * direct + a;
     let darkening = if lum0 > 0.0 { 1.0 - lum1 / lum0 } else { 0.0 };
@@ -372,39 +466,65 @@ pub fn shade(
     let mut skin = vec![false; n * n];
     let mut dark = vec![0.0f32; n * n];
     let hair_seed = s.noise_seed ^ 0x5a5a;
-    let hair_col = |p: V3, depth_shade: f32| -> V3 {
+    let hair_col = |p: V3, depth_shade: f32, inside: bool| -> V3 {
         let hs = &s.hair_shell;
         let u = (p - hs.c).cmul(v3(1.0 / hs.axes.x, 1.0 / hs.axes.y, 1.0 / hs.axes.z));
-        let nrm = s.rot.apply(u.norm());
+        let mut nrm = s.rot.apply(u.norm());
+        if inside {
+            // The inside of the hair framing the face is seen from the
+            // front: shade it as hair turned toward the camera, not away.
+            nrm = v3(-nrm.x, nrm.y, nrm.z.abs()).norm();
+        }
         let strands = value_noise(
             hair_seed,
             u.x * 45.0 / (1.2 - u.y.abs().min(0.9)),
             u.y * 5.0,
         );
         let fine = value_noise(hair_seed ^ 7, u.x * 120.0, u.y * 12.0);
-        let band = smoothstep(0.75, 0.95, nrm.dot((s.light + v3(0.0, 0.0, 1.0)).norm()));
-        let albedo = s.hair * (0.6 + 0.5 * strands + 0.25 * fine);
-        let (col, _) = light(s, albedo, nrm, depth_shade, 0.0);
-        col + s.key * (0.08 * band * (0.5 + strands))
+        // Clumps: broad locks, darker in the gaps between them.
+        let clump = value_noise(
+            hair_seed ^ 11,
+            u.x * 16.0 / (1.2 - u.y.abs().min(0.9)),
+            u.y * 2.5,
+        );
+        let band = smoothstep(0.72, 0.95, nrm.dot((s.light + v3(0.0, 0.0, 1.0)).norm()));
+        let mut albedo = s.hair * ((0.45 + 0.5 * strands + 0.3 * fine) * (0.65 + 0.55 * clump));
+        // At the hairline the hair thins out and the scalp shows through.
+        let below = hair_region(s, v3(u.x, u.y - 0.1, u.z));
+        albedo = mix3(albedo, s.skin * 0.55, 0.4 * (1.0 - below));
+        let (col, _) = light(s, albedo, nrm, depth_shade, 0.0, 0.3);
+        // Anisotropic sheen: a broken band along the strands.
+        col + s.key * (0.12 * band * strands * (0.4 + clump) * (0.3 + s.hair.y.min(0.5)))
     };
     for i in 0..n * n {
         let sf = &surf[i];
         if sf.hair_back > 0.0 && sf.cov < 1.0 {
-            let hc = hair_col(sf.hair_back_p, 0.7);
+            let hc = hair_col(sf.hair_back_p, 0.7, true);
             c.blend(i, hc, sf.hair_back);
         }
         if sf.cov > 0.0 {
-            let (albedo, dn, ao) = if sf.ear {
-                (s.skin * 0.95, V3::default(), 0.85)
+            let f = if sf.ear {
+                // Ears: redder (light shines through them) and occluded.
+                FacePaint {
+                    albedo: v3(s.skin.x * 1.0, s.skin.y * 0.86, s.skin.z * 0.84),
+                    dn: V3::default(),
+                    ao: 0.8,
+                    gloss: 0.3,
+                    glint: 0.0,
+                }
             } else {
                 face_albedo(s, sf.p)
             };
-            let nh = (sf.n + dn).norm();
+            let nh = (sf.n + f.dn).norm();
             let ncam = s.rot.apply(nh);
             let occ = shadow.get(i).copied().unwrap_or(0.0);
-            let (mut col, d) = light(s, albedo, ncam, ao, occ);
+            let (mut col, d) = light(s, f.albedo, ncam, f.ao, occ, f.gloss);
             if !apply_shadow {
-                col = light(s, albedo, ncam, ao, 0.0).0;
+                col = light(s, f.albedo, ncam, f.ao, 0.0, f.gloss).0;
+            }
+            if f.glint > 0.0 {
+                let lamp = (s.key * (1.0 - occ) + s.ambient * 2.0) * 0.9;
+                col = mix3(col, lamp, f.glint * 0.85);
             }
             c.blend(i, col, sf.cov);
             if sf.cov >= 0.5 && sf.hair_front < 0.5 {
@@ -413,7 +533,7 @@ pub fn shade(
             }
         }
         if sf.hair_front > 0.0 {
-            let hc = hair_col(sf.hair_front_p, 1.0);
+            let hc = hair_col(sf.hair_front_p, 1.0, false);
             c.blend(i, hc, sf.hair_front);
         }
     }

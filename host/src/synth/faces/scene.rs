@@ -63,6 +63,14 @@ pub struct Scene {
     pub light: V3,
     pub key: V3,
     pub ambient: V3,
+    /// Fill light from the other side (camera space direction, colour):
+    /// a window or bounce card, weaker than the key.
+    pub fill_dir: V3,
+    pub fill: V3,
+    /// Rim light grazing the silhouette from behind.
+    pub rim: V3,
+    /// How oily the skin looks (strength of the specular sheen).
+    pub gloss: f32,
     pub shadow_blur: f32,
     pub clothes: V3,
     pub clothes2: V3,
@@ -111,7 +119,7 @@ impl Scene {
             c: v3(0.0, 0.0, 0.0),
             axes: v3(a, b, c),
         };
-        let taper = rng.range(0.22, 0.4);
+        let taper = rng.range(0.16, 0.32);
         let chin = rng.range(1.3, 1.42);
         let ear_y = rng.range(-0.08, 0.05);
         let ears = [-1.0f32, 1.0].map(|sx| Ellipsoid {
@@ -164,10 +172,38 @@ impl Scene {
             libm::cosf(az) * libm::cosf(el),
         );
         let warmth = rng.range(-1.0, 1.0);
-        let key_i = rng.range(0.7, 1.5);
+        // Harsh sun / studio key, or a softer overcast key with more sky.
+        let overcast = rng.chance(0.3);
+        let key_i = if overcast {
+            rng.range(0.6, 1.0)
+        } else {
+            rng.range(0.8, 1.5)
+        };
         let key = v3(1.0 + 0.12 * warmth, 1.0, 1.0 - 0.15 * warmth) * key_i;
-        let amb_i = rng.range(0.1, 0.35);
+        let amb_i = if overcast {
+            rng.range(0.25, 0.4)
+        } else {
+            rng.range(0.1, 0.3)
+        };
         let ambient = v3(1.0 - 0.08 * warmth, 1.0, 1.0 + 0.1 * warmth) * amb_i;
+        // Fill from the opposite side, often a differently coloured source
+        // (window daylight against warm room light).
+        let faz = -az * rng.range(0.6, 1.2) + rng.range(-0.3, 0.3);
+        let fel = rng.range(-0.2, 0.5);
+        let fill_dir = v3(
+            libm::sinf(faz) * libm::cosf(fel),
+            libm::sinf(fel),
+            libm::cosf(faz) * libm::cosf(fel),
+        );
+        let fill_tint = rng.range(-1.0, 1.0);
+        let fill =
+            v3(1.0 + 0.15 * fill_tint, 1.0, 1.0 - 0.18 * fill_tint) * (key_i * rng.range(0.0, 0.3));
+        let rim = if rng.chance(0.35) {
+            v3(1.0, 0.97, 0.92) * rng.range(0.2, 0.7)
+        } else {
+            v3(0.0, 0.0, 0.0)
+        };
+        let gloss = rng.range(0.3, 1.0);
         let clothes = *rng.pick(&[
             lin(30, 30, 35),
             lin(200, 200, 205),
@@ -244,6 +280,10 @@ impl Scene {
             light,
             key,
             ambient,
+            fill_dir,
+            fill,
+            rim,
+            gloss,
             shadow_blur: rng.range(0.5, 2.5),
             clothes,
             clothes2,
