@@ -46,6 +46,9 @@ pub struct Args {
     /// from the training data's class frequencies).
     #[arg(long, value_delimiter = ',', num_args = 3)]
     class_weights: Option<Vec<f32>>,
+    /// Weight of the soft Dice term in the segmentation loss (0 = cross-entropy only).
+    #[arg(long, default_value_t = 1.0)]
+    dice: f64,
     /// Stop each epoch after this many steps (benchmarks).
     #[arg(long)]
     max_steps: Option<usize>,
@@ -77,6 +80,7 @@ pub fn run(args: Args) -> Result<()> {
     config.progress = !args.quiet;
     config.max_steps = args.max_steps;
     config.class_weights = args.class_weights;
+    config.dice_weight = args.dice;
     println!("{}: {}", task.name(), Budget::of(&task.arch()?));
     let spec = RunSpec {
         config,

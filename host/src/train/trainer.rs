@@ -49,6 +49,8 @@ pub struct TrainConfig {
     pub class_weights: Option<Vec<f32>>,
     /// Cap on steps per epoch (benchmarks, tests).
     pub max_steps: Option<usize>,
+    /// Weight of the soft Dice term added to the segmentation cross-entropy.
+    pub dice_weight: f64,
 }
 
 impl TrainConfig {
@@ -69,6 +71,7 @@ impl TrainConfig {
             density: Arc::new(FixedSigmaDensity::default()),
             class_weights: None,
             max_steps: None,
+            dice_weight: 1.0,
         }
     }
 }
@@ -159,7 +162,14 @@ impl Trainer {
     pub fn loss(&self, batch: &Batch, train: bool) -> Result<candle_core::Tensor> {
         let y = self.net.forward(&batch.images, train)?;
         Ok(match &batch.target {
-            BatchTarget::Classes(c) => loss::segmentation(&y, c, &self.class_weights)?,
+            BatchTarget::Classes(c) => {
+                let ce = loss::segmentation(&y, c, &self.class_weights)?;
+                if self.cfg.dice_weight > 0.0 {
+                    (ce + (loss::soft_dice(&y, c)? * self.cfg.dice_weight)?)?
+                } else {
+                    ce
+                }
+            }
             BatchTarget::Density { map, counts } => {
                 loss::density(&y, map, counts, DENSITY_SCALE, COUNT_WEIGHT)?
             }
