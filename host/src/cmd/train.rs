@@ -49,6 +49,9 @@ pub struct Args {
     /// Weight of the soft Dice term in the segmentation loss (0 = cross-entropy only).
     #[arg(long, default_value_t = 1.0)]
     dice: f64,
+    /// Weight of the count L1 term (in heads) next to the density-map MSE.
+    #[arg(long, default_value_t = 0.1)]
+    count_weight: f64,
     /// Stop each epoch after this many steps (benchmarks).
     #[arg(long)]
     max_steps: Option<usize>,
@@ -81,6 +84,7 @@ pub fn run(args: Args) -> Result<()> {
     config.max_steps = args.max_steps;
     config.class_weights = args.class_weights;
     config.dice_weight = args.dice;
+    config.count_weight = args.count_weight;
     println!("{}: {}", task.name(), Budget::of(&task.arch()?));
     let spec = RunSpec {
         config,

@@ -26,8 +26,6 @@ use super::rng::Rng;
 /// densities are ~0.01-0.1, too small for a well-conditioned MSE); the
 /// exporter divides the last layer's weights and bias by it.
 pub const DENSITY_SCALE: f32 = 100.0;
-/// Weight of the count L1 term in the counting loss.
-pub const COUNT_WEIGHT: f64 = 0.1;
 
 /// Everything a training run is configured by.
 #[derive(Clone)]
@@ -51,6 +49,8 @@ pub struct TrainConfig {
     pub max_steps: Option<usize>,
     /// Weight of the soft Dice term added to the segmentation cross-entropy.
     pub dice_weight: f64,
+    /// Weight of the count L1 term (heads) next to the density MSE.
+    pub count_weight: f64,
 }
 
 impl TrainConfig {
@@ -72,6 +72,7 @@ impl TrainConfig {
             class_weights: None,
             max_steps: None,
             dice_weight: 1.0,
+            count_weight: 0.1,
         }
     }
 }
@@ -171,7 +172,7 @@ impl Trainer {
                 }
             }
             BatchTarget::Density { map, counts } => {
-                loss::density(&y, map, counts, DENSITY_SCALE, COUNT_WEIGHT)?
+                loss::density(&y, map, counts, DENSITY_SCALE, self.cfg.count_weight)?
             }
             BatchTarget::Labels(l) => loss::classification(&y, l)?,
         })
