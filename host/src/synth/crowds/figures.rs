@@ -204,17 +204,16 @@ pub fn draw(
                 1.0
             };
             let skin = shade_head(l, p.skin * feat, u, v);
-            let (x, y) = xy(i);
-            let strands = 0.75
-                + 0.5
-                    * value_noise(
-                        seed ^ 0x4a,
-                        x * 1.3 / rpx.max(1.0) * 6.0,
-                        y * 0.3 / rpx.max(1.0) * 6.0,
-                    );
+            // Hair strands (vertical streaks) only where hair shows.
             let hair_c = match p.hat {
                 Some(hat) => shade_head(l, hat, u, v),
-                None => shade_head(l, p.hair * strands, u, v),
+                None if hair > 0.0 => {
+                    let (x, y) = xy(i);
+                    let k = 6.0 / rpx.max(1.0);
+                    let strands = 0.75 + 0.5 * value_noise(seed ^ 0x4a, x * 1.3 * k, y * 0.3 * k);
+                    shade_head(l, p.hair * strands, u, v)
+                }
+                None => V3::default(),
             };
             put(c, i, mix3(skin, hair_c, hair), cov);
         },
