@@ -4,7 +4,7 @@
 use super::layout::Person;
 use super::view::View;
 use super::Light;
-use crate::synth::math::{clamp01, mix3, v3, V3};
+use crate::synth::math::{clamp01, mix3, smoothstep, v3, value_noise, V3};
 use crate::synth::raster::{capsule, ellipse, Canvas};
 
 /// Id written into the visibility buffer by non-person objects.
@@ -24,6 +24,29 @@ fn shade(l: &Light, albedo: V3, side: f32) -> V3 {
     let nz = (1.0 - side * side).max(0.0).sqrt();
     let lam = clamp01(side * l.screen.0 + nz * l.screen.1 * 0.7 + 0.3);
     albedo.cmul(l.ambient + l.key * lam)
+}
+
+/// Sphere shading of a head from its ellipse coordinates (`u` right, `v`
+/// down): lit from the sun's screen direction and from above, darker at the
+/// rim, so heads read as round rather than as flat discs.
+fn shade_head(l: &Light, albedo: V3, u: f32, v: f32) -> V3 {
+    let nz = (1.0 - u * u - v * v).max(0.0).sqrt();
+    let lam = clamp01(u * l.screen.0 + nz * l.screen.1 * 0.7 - v * l.sun.y * 0.6 + 0.25);
+    albedo.cmul(l.ambient * (0.6 + 0.4 * nz) + l.key * lam)
+}
+
+/// Fabric: folds and creases as a brightness factor around 1, in metres on
+/// the figure (`x`, `y` in pixels, `ppm` pixels per metre), so close people
+/// show wrinkles and distant ones stay plain.
+fn fabric(seed: u32, x: f32, y: f32, ppm: f32) -> f32 {
+    if ppm < 25.0 {
+        return 1.0;
+    }
+    let k = 1.0 / ppm;
+    let folds = value_noise(seed, x * k * 14.0, y * k * 5.0);
+    let weave = value_noise(seed ^ 0x2b, x * k * 60.0, y * k * 60.0);
+    let amp = smoothstep(25.0, 80.0, ppm);
+    1.0 + amp * (0.3 * (folds - 0.5) + 0.08 * (weave - 0.5))
 }
 
 /// Paint `p` (id `id`) and return its head mark.
@@ -52,6 +75,8 @@ pub fn draw(
         let (x, y, _) = view.project(q);
         (x, y)
     };
+    let seed = u32::from(id).wrapping_mul(0x9e37_79b9) ^ 0x5eed;
+    let xy = |i: usize| ((i % w) as f32, (i / w) as f32);
     let mut put = |c: &mut Canvas, i: usize, col: V3, cov: f32| {
         c.blend(i, fin(col), cov);
         if cov >= 0.5 {
@@ -72,8 +97,15 @@ pub fn draw(
             0.0,
             |i, cov, t, side| {
                 // Legs darken toward the feet: neighbours and the ground
-                // occlude the sky there.
-                put(c, i, shade(l, p.bottom, side) * (1.0 - 0.35 * t), cov);
+                // occlude the sky there. Dark shoes at the bottom.
+                let (x, y) = xy(i);
+                let shoe = smoothstep(0.86, 0.9, t);
+                let albedo = mix3(
+                    p.bottom * fabric(seed, x, y, ppm),
+                    v3(0.02, 0.018, 0.016),
+                    shoe,
+                );
+                put(c, i, shade(l, albedo, side) * (1.0 - 0.35 * t), cov);
             },
         );
     }
@@ -98,7 +130,8 @@ pub fn draw(
                 } else {
                     col
                 };
-                put(c, i, shade(l, albedo, side), cov);
+                let (x, y) = xy(i);
+                put(c, i, shade(l, albedo * fabric(seed, x, y, ppm), side), cov);
             },
         );
     }
@@ -107,7 +140,9 @@ pub fn draw(
     let t0 = base + v3(0.0, hgt * 0.5 + tr * 0.6, 0.0);
     let t1 = base + v3(0.0, sh_h - tr * 0.5, 0.0);
     capsule(w, h, pr(t0), pr(t1), tr * ppm, 0.0, |i, cov, t, side| {
-        let col = p.top * (0.85 + 0.15 * t);
+        // Shoulders face the sky; folds gather toward the waist.
+        let (x, y) = xy(i);
+        let col = p.top * ((0.8 + 0.25 * t) * fabric(seed ^ 0x70, x, y, ppm));
         put(c, i, shade(l, col, side), cov);
     });
     if let Some(bag) = p.bag {
@@ -158,11 +193,27 @@ pub fn draw(
             } else {
                 clamp01((hair_line - v) * 4.0)
             };
-            let side = u.clamp(-1.0, 1.0);
-            let skin = shade(l, p.skin, side);
+            let (u, v) = (u.clamp(-1.0, 1.0), v.clamp(-1.0, 1.0));
+            // Eye sockets and the shadow under the nose on faces turned
+            // to the camera and large enough to show them.
+            let feat = if rpx > 3.0 && front > 0.3 {
+                let eyes = smoothstep(0.3, 0.1, (v + 0.05).abs()) * smoothstep(0.7, 0.45, u.abs());
+                let mouth = smoothstep(0.12, 0.0, (v - 0.5).abs()) * smoothstep(0.35, 0.2, u.abs());
+                1.0 - (0.35 * eyes + 0.3 * mouth) * front
+            } else {
+                1.0
+            };
+            let skin = shade_head(l, p.skin * feat, u, v);
+            // Hair strands (vertical streaks) only where hair shows.
             let hair_c = match p.hat {
-                Some(hat) => shade(l, hat, side),
-                None => shade(l, p.hair, side),
+                Some(hat) => shade_head(l, hat, u, v),
+                None if hair > 0.0 => {
+                    let (x, y) = xy(i);
+                    let k = 6.0 / rpx.max(1.0);
+                    let strands = 0.75 + 0.5 * value_noise(seed ^ 0x4a, x * 1.3 * k, y * 0.3 * k);
+                    shade_head(l, p.hair * strands, u, v)
+                }
+                None => V3::default(),
             };
             put(c, i, mix3(skin, hair_c, hair), cov);
         },

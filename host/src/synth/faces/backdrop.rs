@@ -153,12 +153,13 @@ pub fn body(c: &mut Canvas, s: &Scene) {
             let n = v3(u * 0.8, -v * 0.6, 0.5).norm();
             let (x, y) = ((i % w) as f32, (i / w) as f32);
             let folds = fbm(seed, x * 0.08, y * 0.05, 3);
+            let crease = creases(s, seed, x - bx, y - sh_y);
             let col = mix3(
                 s.clothes,
                 s.clothes2,
                 clamp01(u * 0.5 + 0.5 - 0.3 * light_x),
             );
-            let shade = lit(n) * (0.75 + 0.5 * folds);
+            let shade = lit(n) * (0.75 + 0.5 * folds) * crease;
             c.blend(i, col.cmul(s.key * 0.8 + s.ambient) * shade, cov);
         },
     );
@@ -197,8 +198,24 @@ pub fn body(c: &mut Canvas, s: &Scene) {
         // Keep the shoulder shading already there, just recolour the neck area.
         let (x, y) = ((i % w) as f32, (i / w) as f32);
         let folds = fbm(seed, x * 0.08, y * 0.05, 3);
-        let q = s.clothes.cmul(s.key * 0.6 + s.ambient) * (0.45 + 0.4 * folds);
+        let crease = creases(s, seed, x - bx, y - sh_y);
+        let q = s.clothes.cmul(s.key * 0.6 + s.ambient) * ((0.45 + 0.4 * folds) * crease);
         let _ = p;
         c.blend(i, q, cov);
     });
+}
+
+/// Cloth folds as a brightness factor: ridges running down and outward from
+/// the neck (where fabric hangs from the shoulders), each with a lit and a
+/// shaded flank, broken up by noise. `dx`, `dy` are pixels from the base of
+/// the neck; the pattern scales with the head.
+fn creases(s: &Scene, seed: u32, dx: f32, dy: f32) -> f32 {
+    let (u, v) = (dx / s.scale, dy / s.scale);
+    // Slope from a point above the neck: folds fan out from it (a ratio
+    // instead of an angle keeps this cheap; it runs on every clothing pixel).
+    let ang = u / (v.max(0.05) + 0.6);
+    let warp = value_noise(seed ^ 0x0f, u * 1.5, v * 1.5);
+    let ridge = libm::sinf(ang * 9.0 + warp * 2.4);
+    let depth = 0.4 + 0.6 * warp;
+    1.0 + 0.14 * ridge * depth
 }

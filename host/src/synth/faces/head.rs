@@ -207,6 +207,8 @@ struct FacePaint {
     gloss: f32,
     /// Catch-light in the eye: coverage of a mirror-like spot.
     glint: f32,
+    /// Key light blocked by the nose (its cast shadow on the cheek), 0..1.
+    nose_shadow: f32,
 }
 
 /// Albedo of the face at head point `p`, plus a normal offset (head frame)
@@ -247,8 +249,10 @@ fn face_albedo(s: &Scene, p: V3) -> FacePaint {
             ao,
             gloss,
             glint,
+            nose_shadow: 0.0,
         };
     }
+    let nose_shadow = nose_shadow(s, p);
     // Oily T-zone: forehead and down the nose.
     let tzone = smoothstep(s.brow_y, s.brow_y + 0.25, p.y)
         + (1.0 - smoothstep(0.06, 0.14, p.x.abs())) * smoothstep(-0.7, s.eye_y, p.y);
@@ -411,18 +415,66 @@ fn face_albedo(s: &Scene, p: V3) -> FacePaint {
         ao,
         gloss,
         glint,
+        nose_shadow,
     }
+}
+
+/// Shadow the nose casts on the face from the key light. The nose is a ridge
+/// along the midline whose height grows from the bridge to the tip; a face
+/// point is shadowed when the point of the ridge toward the light, lifted by
+/// that height, lies inside the nose's footprint (the same half-width the
+/// normal bumps use), and the point itself is not on the nose.
+fn nose_shadow(s: &Scene, p: V3) -> f32 {
+    let l = s.light_head;
+    if l.z < 0.15 {
+        return 0.0;
+    }
+    let tip_y = s.eye_y - s.nose_len;
+    if p.y > s.eye_y || p.y < tip_y - 0.25 || p.x.abs() > 0.45 {
+        return 0.0;
+    }
+    // Height of the ridge (head units) at a height along the nose.
+    let height = |y: f32| 0.16 * clamp01((s.eye_y - y) / s.nose_len).sqrt();
+    let (sx, sy) = (l.x / l.z, l.y / l.z);
+    // One fixed-point step: find the ridge height where the light ray from
+    // p crosses the midline.
+    let h0 = height(p.y);
+    let qy = p.y + sy * h0;
+    let h = height(qy.clamp(tip_y, s.eye_y));
+    let (qx, qy) = (p.x + sx * h, p.y + sy * h);
+    if qy > s.eye_y || qy < tip_y - 0.02 {
+        return 0.0;
+    }
+    let t = clamp01((s.eye_y - qy) / s.nose_len);
+    let half = 0.03 + s.nose_width * 0.55 * t;
+    let own = 0.03 + s.nose_width * 0.55 * clamp01((s.eye_y - p.y) / s.nose_len);
+    let inside = smoothstep(half + 0.03, half - 0.02, qx.abs());
+    let off_nose = smoothstep(own - 0.01, own + 0.04, p.x.abs());
+    // Softer and weaker near the bridge, where the nose is low.
+    inside * off_nose * (0.35 + 0.5 * t)
 }
 
 /// Lit colour of a surface with normal `n` (camera space) and albedo.
 /// Returns (colour, direct part, ambient part) so callers can measure how
 /// much a cast shadow darkens it.
-pub fn light(s: &Scene, albedo: V3, n: V3, ao: f32, shadow: f32, gloss: f32) -> (V3, f32) {
+///
+/// `self_shadow` is the key light blocked by the face itself (the nose);
+/// `shadow` the part blocked by the glasses, the only one `darkening`
+/// reports.
+pub fn light(
+    s: &Scene,
+    albedo: V3,
+    n: V3,
+    ao: f32,
+    shadow: f32,
+    self_shadow: f32,
+    gloss: f32,
+) -> (V3, f32) {
     let ndl = n.dot(s.light);
     // Wide wrap: light bleeds past the terminator through the skin, so the
     // shading ends softly instead of in a hard line.
     let w = clamp01((ndl + 0.5) / 1.5);
-    let wrap = w * w * (3.0 - 2.0 * w) * 0.35 + w * 0.65;
+    let wrap = (w * w * (3.0 - 2.0 * w) * 0.35 + w * 0.65) * (1.0 - self_shadow);
     let sky = 0.6 + 0.4 * n.y;
     let direct = wrap * (1.0 - shadow);
     // Surfaces turning away from the camera get darker (self-occlusion and
@@ -444,7 +496,8 @@ pub fn light(s: &Scene, albedo: V3, n: V3, ao: f32, shadow: f32, gloss: f32) -> 
     sp *= sp;
     sp *= sp;
     let tight = sp * sp * sp;
-    let spec = s.key * ((0.06 * sp + 0.18 * tight) * s.gloss * gloss * (1.0 - shadow));
+    let spec = s.key
+        * ((0.06 * sp + 0.18 * tight) * s.gloss * gloss * (1.0 - shadow) * (1.0 - self_shadow));
     let (k, a) = (luma(s.key), luma(s.ambient) * sky * ao + luma(fill));
     let lum0 = k * wrap + a;
     let lum1 = k * direct + a;
@@ -492,7 +545,7 @@ pub fn shade(
         // At the hairline the hair thins out and the scalp shows through.
         let below = hair_region(s, v3(u.x, u.y - 0.1, u.z));
         albedo = mix3(albedo, s.skin * 0.55, 0.4 * (1.0 - below));
-        let (col, _) = light(s, albedo, nrm, depth_shade, 0.0, 0.3);
+        let (col, _) = light(s, albedo, nrm, depth_shade, 0.0, 0.0, 0.3);
         // Anisotropic sheen: a broken band along the strands.
         col + s.key * (0.12 * band * strands * (0.4 + clump) * (0.3 + s.hair.y.min(0.5)))
     };
@@ -511,6 +564,7 @@ pub fn shade(
                     ao: 0.8,
                     gloss: 0.3,
                     glint: 0.0,
+                    nose_shadow: 0.0,
                 }
             } else {
                 face_albedo(s, sf.p)
@@ -518,9 +572,9 @@ pub fn shade(
             let nh = (sf.n + f.dn).norm();
             let ncam = s.rot.apply(nh);
             let occ = shadow.get(i).copied().unwrap_or(0.0);
-            let (mut col, d) = light(s, f.albedo, ncam, f.ao, occ, f.gloss);
+            let (mut col, d) = light(s, f.albedo, ncam, f.ao, occ, f.nose_shadow, f.gloss);
             if !apply_shadow {
-                col = light(s, f.albedo, ncam, f.ao, 0.0, f.gloss).0;
+                col = light(s, f.albedo, ncam, f.ao, 0.0, f.nose_shadow, f.gloss).0;
             }
             if f.glint > 0.0 {
                 let lamp = (s.key * (1.0 - occ) + s.ambient * 2.0) * 0.9;

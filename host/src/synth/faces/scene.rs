@@ -61,6 +61,8 @@ pub struct Scene {
     pub smile: f32,
     /// Key light direction (camera space, toward the light), colours.
     pub light: V3,
+    /// The key light direction in head coordinates (for self-shadowing).
+    pub light_head: V3,
     pub key: V3,
     pub ambient: V3,
     /// Fill light from the other side (camera space direction, colour):
@@ -235,12 +237,14 @@ impl Scene {
         } else {
             None
         };
+        let rot = M3::from_ypr(yaw, pitch, roll);
         Scene {
+            light_head: rot.transpose().apply(light),
             size,
             scale,
             tx,
             ty,
-            rot: M3::from_ypr(yaw, pitch, roll),
+            rot,
             skull,
             taper,
             chin,
