@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Result, Tensor, Var};
 
 use super::arch::{Arch, Op, Resize, TensorId};
 use super::chanops;
-use super::fakequant::{fake_quant_weights, ActQuant};
+use super::fakequant::{fake_quant_bias, fake_quant_bilinear, fake_quant_weights, ActQuant};
 use super::ops;
 use super::rng::Rng;
 
@@ -199,7 +199,8 @@ impl Net {
             };
             let y = match (l.op, self.layers[i].as_ref()) {
                 (Op::Conv { stride, act, .. }, Some(p)) => {
-                    let y = ops::conv2d(input(0)?, &self.weight(p)?, p.bias.as_tensor(), stride)?;
+                    let b = self.bias(p, l.inputs.first().copied())?;
+                    let y = ops::conv2d(input(0)?, &self.weight(p)?, &b, stride)?;
                     let y = match &p.bn {
                         Some(bn) => bn.forward(&y, train)?,
                         None => y,
@@ -207,8 +208,8 @@ impl Net {
                     ops::activate(&y, act)?
                 }
                 (Op::Depthwise { stride, act, .. }, Some(p)) => {
-                    let y =
-                        ops::depthwise(input(0)?, &self.weight(p)?, p.bias.as_tensor(), stride)?;
+                    let b = self.bias(p, l.inputs.first().copied())?;
+                    let y = ops::depthwise(input(0)?, &self.weight(p)?, &b, stride)?;
                     let y = match &p.bn {
                         Some(bn) => bn.forward(&y, train)?,
                         None => y,
@@ -223,7 +224,10 @@ impl Net {
                 }
                 (Op::Upsample { factor, mode }, _) => match mode {
                     Resize::Nearest => ops::upsample_nearest(input(0)?, factor)?,
-                    Resize::Bilinear => ops::upsample_bilinear2(input(0)?)?,
+                    Resize::Bilinear => match self.act_quant(l.inputs.first().copied()) {
+                        Some(q) => fake_quant_bilinear(input(0)?, &q, ops::upsample_bilinear2)?,
+                        None => ops::upsample_bilinear2(input(0)?)?,
+                    },
                 },
                 (_, None) => candle_core::bail!("{}: missing parameters", l.name),
             };
@@ -242,12 +246,25 @@ impl Net {
         }
     }
 
+    /// A layer's bias as the forward pass uses it: in quantization-aware
+    /// mode, rounded onto the int32 grid of `input scale * weight scale`
+    /// that the runtime's accumulator uses (when the input is quantized).
+    fn bias(&self, p: &ConvParams, input: Option<TensorId>) -> Result<Tensor> {
+        match self.act_quant(input) {
+            Some(q) => fake_quant_bias(p.bias.as_tensor(), p.weight.as_tensor(), q.scale),
+            None => Ok(p.bias.as_tensor().clone()),
+        }
+    }
+
+    /// The fake quantization of tensor `id`, if quantization-aware mode
+    /// quantizes it.
+    fn act_quant(&self, id: Option<TensorId>) -> Option<ActQuant> {
+        let id = id?;
+        self.fake_quant.as_ref()?.get(id).copied().flatten()
+    }
+
     fn quantize_tensor(&self, id: TensorId, t: Tensor) -> Result<Tensor> {
-        match self
-            .fake_quant
-            .as_ref()
-            .and_then(|q| q.get(id).copied().flatten())
-        {
+        match self.act_quant(Some(id)) {
             Some(q) => q.fake_quant(&t),
             None => Ok(t),
         }
