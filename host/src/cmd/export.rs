@@ -71,7 +71,11 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(q) = &r.qat {
         println!(
             "  int8 (QAT):      {q}{}",
-            if r.shipped_qat { " (shipped)" } else { " (not better; PTQ shipped)" }
+            if r.shipped_qat {
+                " (shipped)"
+            } else {
+                " (not better; PTQ shipped)"
+            }
         );
     }
     println!(

@@ -50,7 +50,10 @@ pub fn deploy_net(net: &Net, output_divisor: f32) -> Result<Net> {
 
 /// Observes every tensor's range on `batches` of (N, 3, H, W) images in
 /// `[0, 1]`, running `net` in inference mode.
-pub fn calibrate<'a>(net: &Net, batches: impl IntoIterator<Item = &'a Tensor>) -> Result<Calibration> {
+pub fn calibrate<'a>(
+    net: &Net,
+    batches: impl IntoIterator<Item = &'a Tensor>,
+) -> Result<Calibration> {
     let mut cal = Calibration::default();
     let mut seen = 0usize;
     for b in batches {

@@ -45,7 +45,11 @@ impl RunInfo {
 
     /// Pre-training plus training seconds.
     pub fn seconds(&self) -> f64 {
-        let f = |k| self.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        let f = |k| {
+            self.get(k)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
         f("pretrain_seconds") + f("train_seconds")
     }
 
@@ -68,7 +72,11 @@ pub fn synth_command(dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(dir.join("meta.json")).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     let g = v["generator"].as_str()?;
-    let (seed, count, size) = (v["seed"].as_u64()?, v["count"].as_u64()?, v["size"].as_u64()?);
+    let (seed, count, size) = (
+        v["seed"].as_u64()?,
+        v["count"].as_u64()?,
+        v["size"].as_u64()?,
+    );
     let out = dir.display();
     Some(match g {
         "fractals" => {
@@ -79,7 +87,9 @@ pub fn synth_command(dir: &Path) -> Option<String> {
                 s["per_class"].as_u64()?
             )
         }
-        other => format!("mote synth {other} --count {count} --size {size} --seed {seed} --out {out}"),
+        other => {
+            format!("mote synth {other} --count {count} --size {size} --seed {seed} --out {out}")
+        }
     })
 }
 
@@ -119,10 +129,22 @@ pub struct Card<'a> {
 
 fn op_text(op: &Op) -> (String, String, Act) {
     match *op {
-        Op::Conv { kernel, stride, act, .. } => {
-            ("CONV_2D".into(), format!("{kernel}x{kernel} /{stride}"), act)
-        }
-        Op::Depthwise { kernel, stride, act, .. } => (
+        Op::Conv {
+            kernel,
+            stride,
+            act,
+            ..
+        } => (
+            "CONV_2D".into(),
+            format!("{kernel}x{kernel} /{stride}"),
+            act,
+        ),
+        Op::Depthwise {
+            kernel,
+            stride,
+            act,
+            ..
+        } => (
             "DEPTHWISE_CONV_2D".into(),
             format!("{kernel}x{kernel} /{stride}"),
             act,
@@ -165,7 +187,10 @@ pub fn metric_rows(score: &Score) -> Vec<(String, String)> {
         Score::Count(c) => vec![
             ("MAE (heads)".into(), format!("{:.3}", c.mae())),
             ("RMSE (heads)".into(), format!("{:.3}", c.rmse())),
-            ("MAE / mean count".into(), format!("{:.2}%", 100.0 * c.rel_mae())),
+            (
+                "MAE / mean count".into(),
+                format!("{:.2}%", 100.0 * c.rel_mae()),
+            ),
         ],
         Score::Accuracy(a) => vec![("accuracy".into(), format!("{:.2}%", 100.0 * a))],
     }
@@ -263,7 +288,9 @@ impl Card<'_> {
             if t == 0 {
                 "input".to_string()
             } else {
-                arch.layers.get(t - 1).map_or("?".into(), |l| l.name.clone())
+                arch.layers
+                    .get(t - 1)
+                    .map_or("?".into(), |l| l.name.clone())
             }
         };
         for (k, l) in arch.layers.iter().enumerate() {
@@ -299,7 +326,10 @@ impl Card<'_> {
         let q = metric_rows(self.int8);
         let p = self.ptq.map(metric_rows);
         if let Some(p) = &p {
-            writeln!(s, "| metric | float | int8 post-training | int8 after QAT (shipped) |")?;
+            writeln!(
+                s,
+                "| metric | float | int8 post-training | int8 after QAT (shipped) |"
+            )?;
             writeln!(s, "|---|---:|---:|---:|")?;
             for ((n, fv), ((_, pv), (_, qv))) in f.iter().zip(p.iter().zip(&q)) {
                 writeln!(s, "| {n} | {fv} | {pv} | {qv} |")?;
@@ -326,7 +356,11 @@ impl Card<'_> {
         writeln!(s, "## Training\n")?;
         let info = self.info;
         let g = |k: &str| info.get(k).unwrap_or("?").to_string();
-        writeln!(s, "- command: `{}`", info.command().unwrap_or_else(|| "?".into()))?;
+        writeln!(
+            s,
+            "- command: `{}`",
+            info.command().unwrap_or_else(|| "?".into())
+        )?;
         writeln!(s, "- seed: {}", g("seed"))?;
         writeln!(
             s,
@@ -344,7 +378,11 @@ impl Card<'_> {
             g("pretrain_seconds"),
             g("train_seconds")
         )?;
-        writeln!(s, "- final validation (float, during training): {}\n", g("final_val"))?;
+        writeln!(
+            s,
+            "- final validation (float, during training): {}\n",
+            g("final_val")
+        )?;
 
         if !self.ablation.is_empty() {
             writeln!(s, "## Fractal pre-training ablation\n")?;
@@ -352,7 +390,10 @@ impl Card<'_> {
                 s,
                 "Same budget (epochs, data, seed), with and without formula-driven pre-training on fractals; float metrics on the held-out set above.\n"
             )?;
-            writeln!(s, "| run | pre-training | epochs | time | held-out (float) |")?;
+            writeln!(
+                s,
+                "| run | pre-training | epochs | time | held-out (float) |"
+            )?;
             writeln!(s, "|---|---|---:|---:|---|")?;
             for r in &self.ablation {
                 writeln!(
@@ -387,7 +428,11 @@ impl Card<'_> {
             }
             match synth_command(&d) {
                 Some(c) => writeln!(s, "{c}")?,
-                None => writeln!(s, "# {}: no meta.json, made outside `mote synth`", d.display())?,
+                None => writeln!(
+                    s,
+                    "# {}: no meta.json, made outside `mote synth`",
+                    d.display()
+                )?,
             }
             seen.push(d);
         }

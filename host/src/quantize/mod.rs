@@ -28,8 +28,8 @@ use crate::train::net::Net;
 use crate::train::trainer::DENSITY_SCALE;
 
 pub use calibrate::{activation_params, calibrate, deploy_net, INPUT_QUANT};
-pub use qat::{fine_tune, QatConfig};
 pub use pipeline::{export_run, ExportReport, ExportSpec};
+pub use qat::{fine_tune, QatConfig};
 pub use to_graph::to_graph;
 
 /// What the deploy network's output is divided by relative to training:

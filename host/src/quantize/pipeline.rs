@@ -113,7 +113,11 @@ pub fn load_run(run: &Path, checkpoint_name: &str) -> Result<(RunInfo, Task, Net
     Ok((info, task, net))
 }
 
-fn score_of_blob(blob: &[u8], task: Task, data: &dyn crate::train::data::DataSource) -> Result<Score> {
+fn score_of_blob(
+    blob: &[u8],
+    task: Task,
+    data: &dyn crate::train::data::DataSource,
+) -> Result<Score> {
     let model = Model::parse(blob).map_err(|e| anyhow::anyhow!("parsing the blob: {e}"))?;
     score_int8(&model, task, data)
 }
@@ -178,7 +182,12 @@ pub fn export_run(spec: &ExportSpec) -> Result<ExportReport> {
         for r in &spec.ablation {
             let (ri, rt, rn) = load_run(r, &spec.checkpoint)?;
             if rt != task {
-                bail!("ablation run {} is a {}, not a {}", r.display(), rt.name(), task.name());
+                bail!(
+                    "ablation run {} is a {}, not a {}",
+                    r.display(),
+                    rt.name(),
+                    task.name()
+                );
             }
             let score = score_float(&rn, task, eval.as_ref(), divisor, 16)?;
             ablation.push(AblationRow {
@@ -226,9 +235,17 @@ pub fn export_run(spec: &ExportSpec) -> Result<ExportReport> {
         ptq: if shipped_qat { Some(&ptq) } else { None },
         calib_dir: &calib_dir,
         calib_count,
-        qat_epochs: if shipped_qat { Some(spec.qat_epochs) } else { None },
+        qat_epochs: if shipped_qat {
+            Some(spec.qat_epochs)
+        } else {
+            None
+        },
         export_command,
-        eval_command: format!("mote eval {} --data {}", spec.out.display(), eval_dir.display()),
+        eval_command: format!(
+            "mote eval {} --data {}",
+            spec.out.display(),
+            eval_dir.display()
+        ),
         ablation,
     }
     .render()?;

@@ -78,7 +78,10 @@ pub fn fine_tune(
         "quantization-aware fine-tuning trains the deploy network (batch norm folded)"
     );
     ensure!(!data.is_empty(), "no fine-tuning data");
-    ensure!(act.len() == net.arch.tensor_count(), "activation table size");
+    ensure!(
+        act.len() == net.arch.tensor_count(),
+        "activation table size"
+    );
     let out = net.arch.shape(net.arch.output);
     let target = match (task, out) {
         (Task::Segmenter, _) => Target::Classes {
@@ -111,7 +114,7 @@ fn train_loop(
     cfg: &QatConfig,
 ) -> Result<Vec<f64>> {
     let mut opt = adam(net, false, cfg.lr)?;
-    let mut rng = Rng::new(cfg.seed ^ 0x9a7_0f_ca11);
+    let mut rng = Rng::new(cfg.seed ^ 0x0009_a70f_ca11);
     let per_epoch = data
         .len()
         .div_ceil(cfg.batch.max(1))

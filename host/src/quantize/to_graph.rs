@@ -50,19 +50,30 @@ pub fn to_graph(net: &Net, act: &[ActQuant], head: Head) -> Result<Graph> {
         "the network still has batch norms: export its deploy net"
     );
     let mut g = Graph::new();
-    for t in 0..arch.tensor_count() {
+    for (t, q) in act.iter().enumerate() {
         let s = arch.shape(t).context("tensor without shape")?;
         let name = match t {
             0 => "input".to_string(),
             t => arch.layers[t - 1].name.clone(),
         };
-        g.add_activation(name, &[1, s.h, s.w, s.c], DType::Int8, per_tensor(&act[t]));
+        g.add_activation(name, &[1, s.h, s.w, s.c], DType::Int8, per_tensor(q));
     }
     let folded = fold_net(net)?;
     for (i, l) in arch.layers.iter().enumerate() {
         let out: TensorId = i + 1;
         let spec = match l.op {
-            Op::Conv { kernel, stride, act: a, .. } | Op::Depthwise { kernel, stride, act: a, .. } => {
+            Op::Conv {
+                kernel,
+                stride,
+                act: a,
+                ..
+            }
+            | Op::Depthwise {
+                kernel,
+                stride,
+                act: a,
+                ..
+            } => {
                 let depthwise = matches!(l.op, Op::Depthwise { .. });
                 let f = folded
                     .iter()

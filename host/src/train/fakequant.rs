@@ -215,6 +215,140 @@ pub fn fake_quant_bilinear(
     straight_through(&upsample(x)?, &real)
 }
 
+/// Integer weights of a layer (as f32 values, same layout) and their
+/// per-channel scales: exactly what the exporter stores.
+pub fn weight_ints(w: &Tensor) -> Result<(Tensor, Vec<f32>)> {
+    let o = w.dim(0)?;
+    let scale = weight_scales(w)?;
+    let q = w
+        .detach()
+        .reshape((o, ()))?
+        .broadcast_div(&scale)?
+        .round()?
+        .clamp(-127f32, 127f32)?
+        .reshape(w.dims())?;
+    Ok((q, scale.flatten_all()?.to_vec1::<f32>()?))
+}
+
+/// Stored integers `q - zero_point` of a tensor already on the grid of `q`
+/// (the input offset the runtime adds before multiplying).
+pub fn offset_ints(x: &Tensor, q: &ActQuant) -> Result<Tensor> {
+    x.detach()
+        .broadcast_div(&Tensor::new(q.scale, x.device())?)?
+        .round()
+}
+
+fn kernel_error(e: mote_core::kernels::KernelError) -> candle_core::Error {
+    candle_core::Error::Msg(format!("requantization: {e:?}"))
+}
+
+/// The runtime's activation clamp, as `mote_core::kernels` computes it.
+pub fn act_range(act: Activation, out: &ActQuant) -> (i32, i32) {
+    mote_core::kernels::activation_range(
+        act,
+        mote_core::kernels::Quant::new(out.scale, out.zero_point),
+    )
+}
+
+/// Fused activation of a layer in the runtime's terms.
+pub use mote_core::kernels::Activation;
+
+/// Finishes a convolution the way the int8 runtime does: `acc` (N, C, H, W)
+/// holds the exact integer accumulators `sum (q_in - zp_in) * q_w` (as f32;
+/// exact while below 2^24), to which the int32 bias is added before the
+/// per-channel double-rounding `MultiplyByQuantizedMultiplier`, the output
+/// zero point and the activation clamp. Returns the dequantized output.
+pub fn requantize_conv(
+    acc: &Tensor,
+    bias: &[f32],
+    w_scales: &[f32],
+    input: &ActQuant,
+    output: &ActQuant,
+    act: Activation,
+) -> Result<Tensor> {
+    let (n, c, h, w) = acc.dims4()?;
+    if bias.len() != c || w_scales.len() != c {
+        candle_core::bail!("requantization: {c} channels, {} biases", bias.len());
+    }
+    let mut mults = vec![0i32; c];
+    let mut shifts = vec![0i32; c];
+    mote_core::quant::per_channel_multipliers(
+        input.scale,
+        w_scales,
+        output.scale,
+        &mut mults,
+        &mut shifts,
+    )
+    .map_err(kernel_error)?;
+    let bias: Vec<i64> = bias
+        .iter()
+        .zip(w_scales)
+        .map(|(&b, &ws)| i64::from(quantize_bias(b, bias_scale(input.scale, ws))))
+        .collect();
+    let (lo, hi) = act_range(act, output);
+    let per = (h * w).max(1);
+    let v = acc.flatten_all()?.to_vec1::<f32>()?;
+    let out: Vec<f32> = v
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            let ch = (i / per) % c;
+            let total = (a as i64 + bias[ch]).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+            let q =
+                mote_core::quant::multiply_by_quantized_multiplier(total, mults[ch], shifts[ch])
+                    .saturating_add(output.zero_point)
+                    .clamp(lo, hi);
+            output.scale * (q - output.zero_point) as f32
+        })
+        .collect();
+    Tensor::from_vec(out, (n, c, h, w), acc.device())
+}
+
+/// ADD the way the int8 runtime does (`mote_core::kernels::add`), on
+/// tensors already on the grids of `qa` and `qb`; returns the dequantized
+/// output. Straight-through gradient of `a + b` with activation `float`.
+pub fn fake_quant_add(
+    a: &Tensor,
+    b: &Tensor,
+    qa: &ActQuant,
+    qb: &ActQuant,
+    out: &ActQuant,
+    act: Activation,
+    float: &Tensor,
+) -> Result<Tensor> {
+    use mote_core::kernels::{add, Quant};
+    let p = add::prepare(
+        act,
+        Quant::new(qa.scale, qa.zero_point),
+        Quant::new(qb.scale, qb.zero_point),
+        Quant::new(out.scale, out.zero_point),
+    )
+    .map_err(kernel_error)?;
+    let ints = |x: &Tensor, q: &ActQuant| -> Result<Vec<i8>> {
+        let v = offset_ints(x, q)?.flatten_all()?.to_vec1::<f32>()?;
+        Ok(v.iter()
+            .map(|&d| (d as i32 + q.zero_point).clamp(-128, 127) as i8)
+            .collect())
+    };
+    let (va, vb) = (ints(a, qa)?, ints(b, qb)?);
+    if va.len() != vb.len() {
+        candle_core::bail!("ADD of differently sized tensors");
+    }
+    let y: Vec<f32> = va
+        .iter()
+        .zip(&vb)
+        .map(|(&x, &y)| out.dequantize(p.apply(x, y)))
+        .collect();
+    let y = Tensor::from_vec(y, a.dims(), a.device())?;
+    straight_through(float, &y)
+}
+
+/// Straight-through combination for callers outside this module: value
+/// `q`, gradient of `x`.
+pub fn with_gradient_of(x: &Tensor, q: &Tensor) -> Result<Tensor> {
+    straight_through(x, q)
+}
+
 /// Running `[min, max]` of every tensor of a network over calibration batches.
 #[derive(Debug, Clone, Default)]
 pub struct Calibration {
@@ -352,7 +486,11 @@ mod tests {
         )
         .unwrap();
         // The unrounded interpolation of the integers, to count ties.
-        let xi = x.affine(1.0 / q.scale as f64, q.zero_point as f64).unwrap().round().unwrap();
+        let xi = x
+            .affine(1.0 / q.scale as f64, q.zero_point as f64)
+            .unwrap()
+            .round()
+            .unwrap();
         let pre: Vec<f32> = super::super::ops::upsample_bilinear2(&xi)
             .unwrap()
             .flatten_all()
