@@ -396,3 +396,72 @@ fn every_tensor_is_bit_exact() {
         assert_eq!(ex, n, "tensor {t} {}", q.deploy.arch.layers[t - 1].name);
     }
 }
+
+/// `mote export` end to end on a tiny trained run: blob and card written,
+/// the card's int8 numbers are what scoring the written blob gives (what
+/// `mote eval` prints), and the ablation table lists both runs.
+#[test]
+fn export_run_writes_blob_and_card() {
+    use crate::train::run::{run as train_run, RunSpec};
+    use crate::train::trainer::TrainConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let (data, val) = (dir.path().join("train"), dir.path().join("val"));
+    toy::write_folder(&data, 8, false, 1).unwrap();
+    toy::write_folder(&val, 4, false, 2).unwrap();
+    let mut runs = Vec::new();
+    for name in ["a", "b"] {
+        let mut config = TrainConfig::new(Task::Segmenter);
+        config.epochs = 1;
+        config.batch = 4;
+        config.max_steps = Some(1);
+        config.progress = false;
+        config.out = Some(dir.path().join(name));
+        train_run(&RunSpec {
+            config,
+            data: data.clone(),
+            val: val.clone(),
+            pretrain: None,
+            command: format!("target/release/mote train segmenter --out {name}"),
+        })
+        .unwrap();
+        runs.push(dir.path().join(name));
+    }
+    let out = dir.path().join("models").join("toy.mote");
+    let mut spec = ExportSpec::new(&runs[0], &out);
+    spec.calib_images = 4;
+    spec.ablation = vec![runs[1].clone()];
+    spec.qat_epochs = 1;
+    spec.force_qat = true;
+    spec.qat_max_steps = Some(1);
+    let r = export_run(&spec).unwrap();
+    let blob = std::fs::read(&out).unwrap();
+    assert_eq!(blob, r.blob);
+    let model = Model::parse(&blob).unwrap();
+    assert_eq!(model.head(), mote_core::Head::Segmentation);
+    let data_val = crate::train::run::open_folder(Task::Segmenter, &val).unwrap();
+    let again = crate::train::evaluate::score_blob(&blob, data_val.as_ref()).unwrap();
+    assert_eq!(&again, r.int8());
+    assert!(r.qat.is_some());
+    let card = std::fs::read_to_string(dir.path().join("models").join("toy.md")).unwrap();
+    assert_eq!(card, r.card);
+    for needle in [
+        "## Architecture",
+        "| 0 | stem | CONV_2D | 3x3 /1 |",
+        "## Accuracy",
+        "mean IoU",
+        "## Fractal pre-training ablation",
+        "## Reproduce",
+        "mote train segmenter --out a",
+        "mote eval",
+    ] {
+        assert!(card.contains(needle), "card lacks {needle:?}:\n{card}");
+    }
+    let Score::Seg(s) = r.int8() else {
+        panic!("segmentation score expected")
+    };
+    assert!(card.contains(&format!("{:.4}", s.miou())));
+    assert!(card.contains(&format!(
+        "| arena bytes (planned by mote) | {} |",
+        model.arena_size()
+    )));
+}
