@@ -12,6 +12,7 @@ pub mod infer;
 pub mod model_file;
 pub mod npy;
 pub mod plan;
+pub mod quantize;
 pub mod sample;
 pub mod sim;
 pub mod synth;

@@ -2,6 +2,7 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod export;
 mod flash;
 mod import;
 mod infer;
@@ -23,6 +24,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Quantize a training run to int8: blob + model card.
+    Export(export::Args),
     /// Convert an int8 `.tflite` model into a mote blob.
     Import(import::Args),
     /// Build the firmware and run it on a simulated board (QEMU).
@@ -44,6 +47,7 @@ enum Command {
 impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
+            Command::Export(args) => export::run(args),
             Command::Import(args) => import::run(args),
             Command::Sim(args) => sim::run(args),
             Command::Bench(args) => bench::run(args),

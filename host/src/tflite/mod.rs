@@ -31,6 +31,10 @@ mod params;
 pub mod schema;
 
 pub use ops::{Fused, OpSpec, Window};
+/// Appends an [`OpSpec`] to a graph with the kernels' prepared parameters;
+/// the training exporter (`crate::quantize`) builds its graphs through it
+/// too, so both paths compute multipliers and shifts the same way.
+pub use params::append as append_op;
 
 use anyhow::{Context, Result};
 

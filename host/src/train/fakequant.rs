@@ -137,15 +137,44 @@ pub fn quantize_per_channel(weights: &[f32], channels: usize) -> ChannelQuant {
     ChannelQuant { scales, values }
 }
 
+/// Scale of an int32 bias: the product of the input scale and the
+/// channel's weight scale (in f32, as TFLite's converter computes it), so
+/// the bias adds straight onto the int32 accumulator.
+pub fn bias_scale(input_scale: f32, weight_scale: f32) -> f32 {
+    input_scale * weight_scale
+}
+
+/// Float bias → int32 with ties away from zero, saturating.
+pub fn quantize_bias(b: f32, scale: f32) -> i32 {
+    let q = (b / scale).round();
+    if q >= i32::MAX as f32 {
+        i32::MAX
+    } else if q <= i32::MIN as f32 {
+        i32::MIN
+    } else {
+        q as i32
+    }
+}
+
+/// Per-channel weight scales of a weight tensor whose first axis is the
+/// output channel, shaped `(O, 1)` and detached: `max|w| / 127` (a true
+/// division, as [`channel_scale`]; candle's `tensor / f64` multiplies by
+/// the reciprocal, which can differ in the last bit), 1 for zero channels.
+fn weight_scales(w: &Tensor) -> Result<Tensor> {
+    let o = w.dim(0)?;
+    let flat = w.reshape((o, ()))?;
+    let m = flat.abs()?.max_keepdim(1)?.detach();
+    let scale = m.broadcast_div(&Tensor::new(127f32, w.device())?)?;
+    let zero = scale.eq(0f32)?.to_dtype(candle_core::DType::F32)?;
+    scale + zero
+}
+
 /// Per-channel fake quantization of a weight tensor whose first axis is the
 /// output channel, with a straight-through gradient (for QAT).
 pub fn fake_quant_weights(w: &Tensor) -> Result<Tensor> {
     let o = w.dim(0)?;
     let flat = w.reshape((o, ()))?;
-    let scale = (flat.abs()?.max_keepdim(1)? / 127.0)?.detach();
-    // All-zero channels: scale 1, as in `channel_scale`.
-    let zero = scale.eq(0f32)?.to_dtype(candle_core::DType::F32)?;
-    let scale = (scale + zero)?;
+    let scale = weight_scales(w)?;
     let q = flat
         .broadcast_div(&scale)?
         .round()?
@@ -153,6 +182,171 @@ pub fn fake_quant_weights(w: &Tensor) -> Result<Tensor> {
         .broadcast_mul(&scale)?;
     let q = q.reshape(w.dims())?;
     straight_through(w, &q)
+}
+
+/// Fake quantization of a bias `b` (O) onto the int32 grid the runtime
+/// adds to its accumulator: per channel `scale = input_scale * w_scale`
+/// ([`bias_scale`], [`quantize_bias`]), straight-through gradient.
+pub fn fake_quant_bias(b: &Tensor, w: &Tensor, input_scale: f32) -> Result<Tensor> {
+    let s = weight_scales(w)?.flatten_all()?;
+    let s = s.broadcast_mul(&Tensor::new(input_scale, b.device())?)?;
+    let q = b.broadcast_div(&s)?.round()?.broadcast_mul(&s)?;
+    straight_through(b, &q)
+}
+
+/// RESIZE_BILINEAR x2 (half-pixel centres) as the int8 runtime computes
+/// it: the interpolation runs on the stored integers (zero point
+/// included) and rounds half away from zero on them, which is not the
+/// same as interpolating real values and quantizing (ties on either side
+/// of the zero point go different ways). `x` must already lie on the grid
+/// of `q` (it is the fake-quantized input); `upsample` is the float
+/// bilinear interpolation, whose 3/4-1/4 weights are exact in f32 on
+/// integers. Straight-through gradient.
+pub fn fake_quant_bilinear(
+    x: &Tensor,
+    q: &ActQuant,
+    upsample: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    let s = Tensor::new(q.scale, x.device())?;
+    let zp = q.zero_point as f64;
+    let ints = x.detach().broadcast_div(&s)?.round()?.affine(1.0, zp)?;
+    let up = upsample(&ints)?.round()?.clamp(-128f32, 127f32)?;
+    let real = up.affine(1.0, -zp)?.broadcast_mul(&s)?;
+    straight_through(&upsample(x)?, &real)
+}
+
+/// Integer weights of a layer (as f32 values, same layout) and their
+/// per-channel scales: exactly what the exporter stores.
+pub fn weight_ints(w: &Tensor) -> Result<(Tensor, Vec<f32>)> {
+    let o = w.dim(0)?;
+    let scale = weight_scales(w)?;
+    let q = w
+        .detach()
+        .reshape((o, ()))?
+        .broadcast_div(&scale)?
+        .round()?
+        .clamp(-127f32, 127f32)?
+        .reshape(w.dims())?;
+    Ok((q, scale.flatten_all()?.to_vec1::<f32>()?))
+}
+
+/// Stored integers `q - zero_point` of a tensor already on the grid of `q`
+/// (the input offset the runtime adds before multiplying).
+pub fn offset_ints(x: &Tensor, q: &ActQuant) -> Result<Tensor> {
+    x.detach()
+        .broadcast_div(&Tensor::new(q.scale, x.device())?)?
+        .round()
+}
+
+fn kernel_error(e: mote_core::kernels::KernelError) -> candle_core::Error {
+    candle_core::Error::Msg(format!("requantization: {e:?}"))
+}
+
+/// The runtime's activation clamp, as `mote_core::kernels` computes it.
+pub fn act_range(act: Activation, out: &ActQuant) -> (i32, i32) {
+    mote_core::kernels::activation_range(
+        act,
+        mote_core::kernels::Quant::new(out.scale, out.zero_point),
+    )
+}
+
+/// Fused activation of a layer in the runtime's terms.
+pub use mote_core::kernels::Activation;
+
+/// Finishes a convolution the way the int8 runtime does: `acc` (N, C, H, W)
+/// holds the exact integer accumulators `sum (q_in - zp_in) * q_w` (as f32;
+/// exact while below 2^24), to which the int32 bias is added before the
+/// per-channel double-rounding `MultiplyByQuantizedMultiplier`, the output
+/// zero point and the activation clamp. Returns the dequantized output.
+pub fn requantize_conv(
+    acc: &Tensor,
+    bias: &[f32],
+    w_scales: &[f32],
+    input: &ActQuant,
+    output: &ActQuant,
+    act: Activation,
+) -> Result<Tensor> {
+    let (n, c, h, w) = acc.dims4()?;
+    if bias.len() != c || w_scales.len() != c {
+        candle_core::bail!("requantization: {c} channels, {} biases", bias.len());
+    }
+    let mut mults = vec![0i32; c];
+    let mut shifts = vec![0i32; c];
+    mote_core::quant::per_channel_multipliers(
+        input.scale,
+        w_scales,
+        output.scale,
+        &mut mults,
+        &mut shifts,
+    )
+    .map_err(kernel_error)?;
+    let bias: Vec<i64> = bias
+        .iter()
+        .zip(w_scales)
+        .map(|(&b, &ws)| i64::from(quantize_bias(b, bias_scale(input.scale, ws))))
+        .collect();
+    let (lo, hi) = act_range(act, output);
+    let per = (h * w).max(1);
+    let v = acc.flatten_all()?.to_vec1::<f32>()?;
+    let out: Vec<f32> = v
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            let ch = (i / per) % c;
+            let total = (a as i64 + bias[ch]).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+            let q =
+                mote_core::quant::multiply_by_quantized_multiplier(total, mults[ch], shifts[ch])
+                    .saturating_add(output.zero_point)
+                    .clamp(lo, hi);
+            output.scale * (q - output.zero_point) as f32
+        })
+        .collect();
+    Tensor::from_vec(out, (n, c, h, w), acc.device())
+}
+
+/// ADD the way the int8 runtime does (`mote_core::kernels::add`), on
+/// tensors already on the grids of `qa` and `qb`; returns the dequantized
+/// output. Straight-through gradient of `a + b` with activation `float`.
+pub fn fake_quant_add(
+    a: &Tensor,
+    b: &Tensor,
+    qa: &ActQuant,
+    qb: &ActQuant,
+    out: &ActQuant,
+    act: Activation,
+    float: &Tensor,
+) -> Result<Tensor> {
+    use mote_core::kernels::{add, Quant};
+    let p = add::prepare(
+        act,
+        Quant::new(qa.scale, qa.zero_point),
+        Quant::new(qb.scale, qb.zero_point),
+        Quant::new(out.scale, out.zero_point),
+    )
+    .map_err(kernel_error)?;
+    let ints = |x: &Tensor, q: &ActQuant| -> Result<Vec<i8>> {
+        let v = offset_ints(x, q)?.flatten_all()?.to_vec1::<f32>()?;
+        Ok(v.iter()
+            .map(|&d| (d as i32 + q.zero_point).clamp(-128, 127) as i8)
+            .collect())
+    };
+    let (va, vb) = (ints(a, qa)?, ints(b, qb)?);
+    if va.len() != vb.len() {
+        candle_core::bail!("ADD of differently sized tensors");
+    }
+    let y: Vec<f32> = va
+        .iter()
+        .zip(&vb)
+        .map(|(&x, &y)| out.dequantize(p.apply(x, y)))
+        .collect();
+    let y = Tensor::from_vec(y, a.dims(), a.device())?;
+    straight_through(float, &y)
+}
+
+/// Straight-through combination for callers outside this module: value
+/// `q`, gradient of `x`.
+pub fn with_gradient_of(x: &Tensor, q: &Tensor) -> Result<Tensor> {
+    straight_through(x, q)
 }
 
 /// Running `[min, max]` of every tensor of a network over calibration batches.
@@ -247,6 +441,72 @@ mod tests {
         let s = 1.0f32 / 127.0;
         assert_eq!(fq[0], vec![64.0 * s, -127.0 * s, 32.0 * s]);
         assert_eq!(fq[1], vec![0.0; 3]);
+    }
+
+    /// The fake-quantized bilinear x2 resize gives exactly the runtime
+    /// kernel's bytes, ties on both sides of the zero point included.
+    #[test]
+    fn fake_bilinear_matches_the_runtime_kernel() {
+        use mote_core::kernels::{resize_bilinear, Shape4, View, ViewMut};
+        let (h, w, c) = (5, 4, 3);
+        let q = ActQuant {
+            scale: 0.05,
+            zero_point: -7,
+        };
+        let mut rng = super::super::rng::Rng::new(3);
+        let ints: Vec<i8> = (0..h * w * c)
+            .map(|_| (rng.below(256) as i32 - 128) as i8)
+            .collect();
+        // NHWC ints → NCHW reals on the grid.
+        let mut real = vec![0f32; h * w * c];
+        for (i, &v) in ints.iter().enumerate() {
+            let (p, ch) = (i / c, i % c);
+            real[ch * h * w + p] = q.dequantize(v);
+        }
+        let x = Tensor::from_vec(real, (1, c, h, w), &Device::Cpu).unwrap();
+        let y = fake_quant_bilinear(&x, &q, super::super::ops::upsample_bilinear2).unwrap();
+        let y: Vec<f32> = y.flatten_all().unwrap().to_vec1().unwrap();
+        let params = resize_bilinear::prepare(false, true).unwrap();
+        let mut out = vec![0i8; 4 * h * w * c];
+        resize_bilinear::eval(
+            &params,
+            View {
+                shape: Shape4 { n: 1, h, w, c },
+                data: &ints,
+            },
+            ViewMut {
+                shape: Shape4 {
+                    n: 1,
+                    h: 2 * h,
+                    w: 2 * w,
+                    c,
+                },
+                data: &mut out,
+            },
+        )
+        .unwrap();
+        // The unrounded interpolation of the integers, to count ties.
+        let xi = x
+            .affine(1.0 / q.scale as f64, q.zero_point as f64)
+            .unwrap()
+            .round()
+            .unwrap();
+        let pre: Vec<f32> = super::super::ops::upsample_bilinear2(&xi)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let (oh, ow) = (2 * h, 2 * w);
+        let mut negative_ties = 0;
+        for (i, &want) in out.iter().enumerate() {
+            let (p, ch) = (i / c, i % c);
+            let got = y[ch * oh * ow + p];
+            assert_eq!(q.quantize(got), want, "element {i}");
+            let v = pre[ch * oh * ow + p];
+            negative_ties += usize::from(v < 0.0 && (v - v.floor() - 0.5).abs() < 1e-6);
+        }
+        assert!(negative_ties > 0, "no negative rounding ties exercised");
     }
 
     #[test]

@@ -65,8 +65,14 @@ impl FoldedLayer {
     /// Weights in TFLite's layout: CONV_2D `[O][kh][kw][I]`,
     /// DEPTHWISE_CONV_2D `[1][kh][kw][C]`.
     pub fn tflite_weight(&self) -> Vec<f32> {
+        self.tflite_order(&self.weight)
+    }
+
+    /// Any per-weight values (e.g. the quantized int8 weights) laid out in
+    /// [`Self::weight`]'s order, reordered as [`Self::tflite_weight`] does.
+    pub fn tflite_order<T: Copy + Default>(&self, values: &[T]) -> Vec<T> {
         let [o, i, kh, kw] = self.shape;
-        let mut out = vec![0f32; self.weight.len()];
+        let mut out = vec![T::default(); values.len()];
         for oc in 0..o {
             for ic in 0..i {
                 for y in 0..kh {
@@ -77,7 +83,9 @@ impl FoldedLayer {
                         } else {
                             ((oc * kh + y) * kw + x) * i + ic
                         };
-                        out[dst] = self.weight[src];
+                        if let (Some(d), Some(&v)) = (out.get_mut(dst), values.get(src)) {
+                            *d = v;
+                        }
                     }
                 }
             }

@@ -5,6 +5,8 @@
 //! - [`net`], [`ops`]: the candle network interpreting an [`arch::Arch`].
 //! - [`data`], [`augment`], [`batch`], [`density`]: samples in, tensors out.
 //! - [`loss`], [`metrics`], [`trainer`], [`pretrain`], [`run`]: training.
+//! - [`evaluate`]: held-out scores of a float net or an int8 blob (the
+//!   model card and `mote eval` share it).
 //! - [`checkpoint`]: safetensors; [`fold`]: batch-norm folding and TFLite
 //!   weight layouts; [`fakequant`]: the runtime's int8 rounding for
 //!   calibration and quantization-aware training.
@@ -17,6 +19,7 @@ pub mod chanops;
 pub mod checkpoint;
 pub mod data;
 pub mod density;
+pub mod evaluate;
 pub mod fakequant;
 pub mod fold;
 pub mod im2col;

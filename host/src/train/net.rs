@@ -5,9 +5,12 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 
-use super::arch::{Arch, Op, Resize, TensorId};
+use super::arch::{Act, Arch, Op, Resize, TensorId};
 use super::chanops;
-use super::fakequant::{fake_quant_weights, ActQuant};
+use super::fakequant::{
+    fake_quant_add, fake_quant_bias, fake_quant_bilinear, fake_quant_weights, offset_ints,
+    requantize_conv, weight_ints, with_gradient_of, ActQuant, Activation,
+};
 use super::ops;
 use super::rng::Rng;
 
@@ -69,6 +72,15 @@ impl BatchNorm {
             .broadcast_mul(&inv)?
             .broadcast_mul(&g)?
             .broadcast_add(&b)
+    }
+}
+
+/// A fused activation in the runtime kernels' terms.
+fn kernel_act(a: Act) -> Activation {
+    match a {
+        Act::None => Activation::None,
+        Act::Relu => Activation::Relu,
+        Act::Relu6 => Activation::Relu6,
     }
 }
 
@@ -198,24 +210,50 @@ impl Net {
                 }
             };
             let y = match (l.op, self.layers[i].as_ref()) {
-                (Op::Conv { stride, act, .. }, Some(p)) => {
-                    let y = ops::conv2d(input(0)?, &self.weight(p)?, p.bias.as_tensor(), stride)?;
+                (Op::Conv { stride, act, .. } | Op::Depthwise { stride, act, .. }, Some(p)) => {
+                    let depthwise = matches!(l.op, Op::Depthwise { .. });
+                    let conv = |x: &Tensor, w: &Tensor, b: &Tensor| {
+                        if depthwise {
+                            ops::depthwise(x, w, b, stride)
+                        } else {
+                            ops::conv2d(x, w, b, stride)
+                        }
+                    };
+                    let input_id = l.inputs.first().copied();
+                    let b = self.bias(p, input_id)?;
+                    let y = conv(input(0)?, &self.weight(p)?, &b)?;
                     let y = match &p.bn {
                         Some(bn) => bn.forward(&y, train)?,
                         None => y,
                     };
-                    ops::activate(&y, act)?
+                    let y = ops::activate(&y, act)?;
+                    match (self.act_quant(input_id), self.act_quant(Some(i + 1)), &p.bn) {
+                        // Quantization-aware: the value the int8 runtime
+                        // computes, the gradient of the float path.
+                        (Some(qi), Some(qo), None) => {
+                            let (w_int, w_scales) = weight_ints(p.weight.as_tensor())?;
+                            let x_int = offset_ints(input(0)?, &qi)?;
+                            let zeros = p.bias.as_tensor().zeros_like()?;
+                            let acc = conv(&x_int, &w_int, &zeros)?;
+                            let bias = p.bias.as_tensor().to_vec1::<f32>()?;
+                            let exact =
+                                requantize_conv(&acc, &bias, &w_scales, &qi, &qo, kernel_act(act))?;
+                            with_gradient_of(&y, &exact)?
+                        }
+                        _ => y,
+                    }
                 }
-                (Op::Depthwise { stride, act, .. }, Some(p)) => {
-                    let y =
-                        ops::depthwise(input(0)?, &self.weight(p)?, p.bias.as_tensor(), stride)?;
-                    let y = match &p.bn {
-                        Some(bn) => bn.forward(&y, train)?,
-                        None => y,
-                    };
-                    ops::activate(&y, act)?
+                (Op::Add { act }, _) => {
+                    let (a, b) = (input(0)?, input(1)?);
+                    let y = ops::activate(&(a + b)?, act)?;
+                    let q = |k: usize| self.act_quant(l.inputs.get(k).copied());
+                    match (q(0), q(1), self.act_quant(Some(i + 1))) {
+                        (Some(qa), Some(qb), Some(qo)) => {
+                            fake_quant_add(a, b, &qa, &qb, &qo, kernel_act(act), &y)?
+                        }
+                        _ => y,
+                    }
                 }
-                (Op::Add { act }, _) => ops::activate(&(input(0)? + input(1)?)?, act)?,
                 (Op::Concat, _) => {
                     let parts: Vec<&Tensor> =
                         (0..l.inputs.len()).map(input).collect::<Result<_>>()?;
@@ -223,7 +261,10 @@ impl Net {
                 }
                 (Op::Upsample { factor, mode }, _) => match mode {
                     Resize::Nearest => ops::upsample_nearest(input(0)?, factor)?,
-                    Resize::Bilinear => ops::upsample_bilinear2(input(0)?)?,
+                    Resize::Bilinear => match self.act_quant(l.inputs.first().copied()) {
+                        Some(q) => fake_quant_bilinear(input(0)?, &q, ops::upsample_bilinear2)?,
+                        None => ops::upsample_bilinear2(input(0)?)?,
+                    },
                 },
                 (_, None) => candle_core::bail!("{}: missing parameters", l.name),
             };
@@ -242,12 +283,25 @@ impl Net {
         }
     }
 
+    /// A layer's bias as the forward pass uses it: in quantization-aware
+    /// mode, rounded onto the int32 grid of `input scale * weight scale`
+    /// that the runtime's accumulator uses (when the input is quantized).
+    fn bias(&self, p: &ConvParams, input: Option<TensorId>) -> Result<Tensor> {
+        match self.act_quant(input) {
+            Some(q) => fake_quant_bias(p.bias.as_tensor(), p.weight.as_tensor(), q.scale),
+            None => Ok(p.bias.as_tensor().clone()),
+        }
+    }
+
+    /// The fake quantization of tensor `id`, if quantization-aware mode
+    /// quantizes it.
+    fn act_quant(&self, id: Option<TensorId>) -> Option<ActQuant> {
+        let id = id?;
+        self.fake_quant.as_ref()?.get(id).copied().flatten()
+    }
+
     fn quantize_tensor(&self, id: TensorId, t: Tensor) -> Result<Tensor> {
-        match self
-            .fake_quant
-            .as_ref()
-            .and_then(|q| q.get(id).copied().flatten())
-        {
+        match self.act_quant(Some(id)) {
             Some(q) => q.fake_quant(&t),
             None => Ok(t),
         }

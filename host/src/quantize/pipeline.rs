@@ -1,0 +1,265 @@
+//! `mote export` as a library call: a run folder in, a blob and its model
+//! card out. The CLI (`host/src/cmd/export.rs`) only parses arguments.
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use mote_core::Model;
+
+use crate::train::arch::Task;
+use crate::train::checkpoint;
+use crate::train::evaluate::{score_float, score_int8};
+use crate::train::metrics::Score;
+use crate::train::net::Net;
+use crate::train::run::open_folder;
+use crate::train::trainer::DENSITY_SCALE;
+
+use super::card::{as_mote_command, AblationRow, Card, RunInfo};
+use super::{image_batches, within_tolerance, QatConfig, Quantized};
+
+/// What `mote export` is asked to do.
+#[derive(Debug, Clone)]
+pub struct ExportSpec {
+    pub run: PathBuf,
+    /// `models/NAME.mote`; the card goes to `models/NAME.md`.
+    pub out: PathBuf,
+    /// Checkpoint file name inside the run (`best.safetensors`).
+    pub checkpoint: String,
+    /// Calibration folder (default: the run's training data).
+    pub calib: Option<PathBuf>,
+    pub calib_images: usize,
+    /// Held-out folder (default: the run's validation data).
+    pub eval: Option<PathBuf>,
+    /// Quantization-aware fine-tuning epochs, used when post-training
+    /// quantization misses the tolerance (or always with `force_qat`).
+    pub qat_epochs: usize,
+    pub force_qat: bool,
+    pub qat_max_steps: Option<usize>,
+    pub qat_lr: f64,
+    /// Fine-tuning data (default: the run's training data).
+    pub qat_data: Option<PathBuf>,
+    /// Runs of the same budget with/without pre-training, for the card.
+    pub ablation: Vec<PathBuf>,
+    pub progress: bool,
+    /// The command line, for the card.
+    pub command: String,
+}
+
+impl ExportSpec {
+    pub fn new(run: &Path, out: &Path) -> ExportSpec {
+        ExportSpec {
+            run: run.to_path_buf(),
+            out: out.to_path_buf(),
+            checkpoint: "best.safetensors".into(),
+            calib: None,
+            calib_images: 256,
+            eval: None,
+            qat_epochs: 0,
+            force_qat: false,
+            qat_max_steps: None,
+            qat_lr: 3e-4,
+            qat_data: None,
+            ablation: Vec::new(),
+            progress: false,
+            command: String::new(),
+        }
+    }
+}
+
+/// What was exported and measured.
+pub struct ExportReport {
+    pub task: Task,
+    pub blob: Vec<u8>,
+    pub card_path: PathBuf,
+    pub card: String,
+    pub float: Score,
+    pub ptq: Score,
+    /// Score after fine-tuning, when it ran.
+    pub qat: Option<Score>,
+    /// Whether the shipped blob is the fine-tuned one.
+    pub shipped_qat: bool,
+    pub eval_dir: PathBuf,
+}
+
+impl ExportReport {
+    /// The shipped blob's int8 score.
+    pub fn int8(&self) -> &Score {
+        match (&self.qat, self.shipped_qat) {
+            (Some(q), true) => q,
+            _ => &self.ptq,
+        }
+    }
+}
+
+fn task_of(info: &RunInfo) -> Result<Task> {
+    match info.get("task") {
+        Some("segmenter") => Ok(Task::Segmenter),
+        Some("counter") => Ok(Task::Counter),
+        other => bail!("run.txt names no known task ({other:?})"),
+    }
+}
+
+fn path_from(info: &RunInfo, key: &str) -> Result<PathBuf> {
+    info.get(key)
+        .map(PathBuf::from)
+        .with_context(|| format!("run.txt has no {key}= folder; pass it explicitly"))
+}
+
+/// Loads a run's network from `checkpoint` (a file name in the run folder).
+pub fn load_run(run: &Path, checkpoint_name: &str) -> Result<(RunInfo, Task, Net)> {
+    let info = RunInfo::read(run)?;
+    let task = task_of(&info)?;
+    let net = Net::new(task.arch()?, 0)?;
+    checkpoint::load(&net, &run.join(checkpoint_name))?;
+    Ok((info, task, net))
+}
+
+fn score_of_blob(
+    blob: &[u8],
+    task: Task,
+    data: &dyn crate::train::data::DataSource,
+) -> Result<Score> {
+    let model = Model::parse(blob).map_err(|e| anyhow::anyhow!("parsing the blob: {e}"))?;
+    score_int8(&model, task, data)
+}
+
+/// Exports a run: quantize, measure, optionally fine-tune, write the blob
+/// and the card.
+pub fn export_run(spec: &ExportSpec) -> Result<ExportReport> {
+    let (info, task, net) = load_run(&spec.run, &spec.checkpoint)?;
+    let calib_dir = match &spec.calib {
+        Some(d) => d.clone(),
+        None => path_from(&info, "data")?,
+    };
+    let eval_dir = match &spec.eval {
+        Some(d) => d.clone(),
+        None => path_from(&info, "val")?,
+    };
+    let calib = open_folder(task, &calib_dir)?;
+    let eval = open_folder(task, &eval_dir)?;
+    let batches = image_batches(calib.as_ref(), net.arch.input, spec.calib_images, 16)?;
+    let calib_count: usize = batches.iter().map(|b| b.dim(0).unwrap_or(0)).sum();
+    let mut q = Quantized::new(&net, task, &batches)?;
+    let divisor = match task {
+        Task::Segmenter => 1.0,
+        Task::Counter => DENSITY_SCALE,
+    };
+    let float = score_float(&net, task, eval.as_ref(), divisor, 16)?;
+    let ptq_blob = q.blob()?;
+    let ptq = score_of_blob(&ptq_blob, task, eval.as_ref())?;
+    let mut blob = ptq_blob;
+    let mut qat = None;
+    let mut shipped_qat = false;
+    if spec.qat_epochs > 0 && (spec.force_qat || !within_tolerance(&float, &ptq)) {
+        let qat_dir = match &spec.qat_data {
+            Some(d) => d.clone(),
+            None => path_from(&info, "data")?,
+        };
+        let data = open_folder(task, &qat_dir)?;
+        let mut cfg = QatConfig::new(task, spec.qat_epochs);
+        cfg.lr = spec.qat_lr;
+        cfg.max_steps = spec.qat_max_steps;
+        cfg.progress = spec.progress;
+        if let Some(seed) = info.get("seed").and_then(|s| s.parse().ok()) {
+            cfg.seed = seed;
+        }
+        q.fine_tune(data.as_ref(), &cfg)?;
+        let qat_blob = q.blob()?;
+        let s = score_of_blob(&qat_blob, task, eval.as_ref())?;
+        // Ship the fine-tuned model only if it is better on held-out data.
+        if s.figure_of_merit() > ptq.figure_of_merit() {
+            blob = qat_blob;
+            shipped_qat = true;
+        }
+        qat = Some(s);
+    }
+    let mut ablation = Vec::new();
+    if !spec.ablation.is_empty() {
+        ablation.push(AblationRow {
+            run: spec.run.clone(),
+            info: info.clone(),
+            score: float.clone(),
+        });
+        for r in &spec.ablation {
+            let (ri, rt, rn) = load_run(r, &spec.checkpoint)?;
+            if rt != task {
+                bail!(
+                    "ablation run {} is a {}, not a {}",
+                    r.display(),
+                    rt.name(),
+                    task.name()
+                );
+            }
+            let score = score_float(&rn, task, eval.as_ref(), divisor, 16)?;
+            ablation.push(AblationRow {
+                run: r.clone(),
+                info: ri,
+                score,
+            });
+        }
+    }
+    if let Some(parent) = spec.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(&spec.out, &blob).with_context(|| format!("writing {}", spec.out.display()))?;
+    let name = spec
+        .out
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("model")
+        .to_string();
+    let card_path = spec.out.with_extension("md");
+    let int8 = if shipped_qat { qat.as_ref() } else { None }.unwrap_or(&ptq);
+    let export_command = if spec.command.is_empty() {
+        format!(
+            "mote export {} -o {} --calib {} --eval {}",
+            spec.run.display(),
+            spec.out.display(),
+            calib_dir.display(),
+            eval_dir.display()
+        )
+    } else {
+        as_mote_command(&spec.command)
+    };
+    let card = Card {
+        name: &name,
+        task,
+        arch: &net.arch,
+        blob: &blob,
+        run: &spec.run,
+        info: &info,
+        eval_dir: &eval_dir,
+        eval_count: eval.len(),
+        float: &float,
+        int8,
+        ptq: if shipped_qat { Some(&ptq) } else { None },
+        calib_dir: &calib_dir,
+        calib_count,
+        qat_epochs: if shipped_qat {
+            Some(spec.qat_epochs)
+        } else {
+            None
+        },
+        export_command,
+        eval_command: format!(
+            "mote eval {} --data {}",
+            spec.out.display(),
+            eval_dir.display()
+        ),
+        ablation,
+    }
+    .render()?;
+    std::fs::write(&card_path, &card)
+        .with_context(|| format!("writing {}", card_path.display()))?;
+    Ok(ExportReport {
+        task,
+        blob,
+        card_path,
+        card,
+        float,
+        ptq,
+        qat,
+        shipped_qat,
+        eval_dir,
+    })
+}
