@@ -20,7 +20,7 @@ use crate::train::loss;
 use crate::train::net::Net;
 use crate::train::rng::Rng;
 use crate::train::trainer::{
-    adam, cosine_lr, estimate_class_weights, progress_bar, COUNT_WEIGHT, DENSITY_SCALE,
+    adam, cosine_lr, estimate_class_weights, progress_bar, COUNT_WEIGHT, DENSITY_SCALE, DICE_WEIGHT,
 };
 
 use super::calibrate::fake_quant_table;
@@ -137,7 +137,10 @@ fn train_loop(
             let b = collate(samples, net.arch.input, target)?;
             let y = net.forward(&b.images, true)?;
             let l: Tensor = match &b.target {
-                BatchTarget::Classes(c) => loss::segmentation(&y, c, weights)?,
+                BatchTarget::Classes(c) => {
+                    (loss::segmentation(&y, c, weights)?
+                        + (loss::soft_dice(&y, c)? * DICE_WEIGHT)?)?
+                }
                 BatchTarget::Density { map, counts } => {
                     // The deploy net outputs the real density; the loss
                     // is defined on the scaled one, as in training.

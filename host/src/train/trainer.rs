@@ -26,6 +26,10 @@ use super::rng::Rng;
 /// densities are ~0.01-0.1, too small for a well-conditioned MSE); the
 /// exporter divides the last layer's weights and bias by it.
 pub const DENSITY_SCALE: f32 = 100.0;
+/// Default weight of the count L1 term in the counting loss.
+pub const COUNT_WEIGHT: f64 = 0.1;
+/// Default weight of the soft Dice term in the segmentation loss.
+pub const DICE_WEIGHT: f64 = 1.0;
 
 /// Everything a training run is configured by.
 #[derive(Clone)]
@@ -71,8 +75,8 @@ impl TrainConfig {
             density: Arc::new(FixedSigmaDensity::default()),
             class_weights: None,
             max_steps: None,
-            dice_weight: 1.0,
-            count_weight: 0.1,
+            dice_weight: DICE_WEIGHT,
+            count_weight: COUNT_WEIGHT,
         }
     }
 }
