@@ -20,7 +20,7 @@
 //! structured (`chunks_exact`) so the checks fold away.
 
 pub(crate) mod conv;
-// pub(crate) mod depthwise;
+pub(crate) mod depthwise;
 pub mod dsp;
 
 use dsp::{smmulr, ssat8};
