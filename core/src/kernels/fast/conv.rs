@@ -10,11 +10,14 @@
 //! handful of bytes. No other copy of the input is made.
 //!
 //! Scratch layout, both in groups of 4 reduction values `k..k+4`, each group
-//! 4 words: `[A(k, k+2), A(k+1, k+3), B(k, k+2), B(k+1, k+3)]` where A and B
-//! are the two pixels (patch) or the two channels (filter) of a tile, so one
-//! group's 4 patch words and 4 filter words feed 8 SMLADs (16 MACs).
+//! 4 words: `[A(k, k+2), B(k, k+2), A(k+1, k+3), B(k+1, k+3)]` where A and B
+//! are the two pixels (patch) or the two channels (filter) of a tile, so
+//! each half of a group is one LDRD of patch words and one of filter words
+//! feeding 4 SMLADs (8 MACs).
 
-use super::dsp::{smlad, sxtb16, sxtb16_ror8};
+#[cfg(not(target_arch = "arm"))]
+use super::dsp::smlad;
+use super::dsp::{sxtb16, sxtb16_ror8};
 use super::{weight_sums, Clamp, Requant};
 use crate::kernels::conv2d::Params;
 use crate::kernels::{KernelError, PerChannel, View, ViewMut};
@@ -125,12 +128,15 @@ pub(crate) fn eval(
             let block = wwords
                 .get_mut((j / 2) * 4 * groups..(j / 2 + 1) * 4 * groups)
                 .ok_or(KernelError::Length)?;
-            let lane = (j % 2) * 2;
-            for (g, dst) in block.chunks_exact_mut(4).enumerate() {
-                let word = word_at(row, g * 4);
-                if let Some(d) = dst.get_mut(lane..lane + 2) {
-                    d[0] = sxtb16(word);
-                    d[1] = sxtb16_ror8(word);
+            let lane = j % 2;
+            for (g, dst) in block.chunks_exact_mut(2).enumerate() {
+                let word = word_at(row, (g / 2) * 4);
+                if let Some(d) = dst.get_mut(lane) {
+                    *d = if g % 2 == 0 {
+                        sxtb16(word)
+                    } else {
+                        sxtb16_ror8(word)
+                    };
                 }
             }
         }
@@ -155,7 +161,11 @@ pub(crate) fn eval(
             let bpx = if two { walk.advance() } else { a };
             patch.build(a, bpx, xwords, &mut raw)?;
             let (row_a, row_b) = out_rows(out, px, two, os.c, c0, n, &mut spare)?;
-            tiles(xwords, wwords, &reqs, clamp, row_a, row_b)?;
+            if clamp.full() {
+                tiles::<true>(xwords, wwords, &reqs, clamp, row_a, row_b)?;
+            } else {
+                tiles::<false>(xwords, wwords, &reqs, clamp, row_a, row_b)?;
+            }
             px += if two { 2 } else { 1 };
         }
         c0 += n;
@@ -190,7 +200,7 @@ fn out_rows<'o>(
 /// All channel-pair tiles of one pixel pair: `xw` is the pair's patch,
 /// `ww` the chunk's filter words, `row_a`/`row_b` the two pixels' outputs.
 #[inline(always)]
-fn tiles(
+fn tiles<const FULL: bool>(
     xw: &[u32],
     ww: &[u32],
     reqs: &[Requant],
@@ -207,10 +217,10 @@ fn tiles(
         let (r0, r1) = (r[0], r[1]);
         let acc = mac_tile(xw, wpair, r0.bias, r1.bias);
         let v = [
-            clamp.apply(r0.apply(acc[0])),
-            clamp.apply(r0.apply(acc[1])),
-            clamp.apply(r1.apply(acc[2])),
-            clamp.apply(r1.apply(acc[3])),
+            clamp.apply::<FULL>(r0.apply(acc[0])),
+            clamp.apply::<FULL>(r0.apply(acc[1])),
+            clamp.apply::<FULL>(r1.apply(acc[2])),
+            clamp.apply::<FULL>(r1.apply(acc[3])),
         ];
         match (ra.next(), rb.next()) {
             (Some(a), Some(b)) => {
@@ -234,19 +244,61 @@ fn tiles(
     Ok(())
 }
 
-/// The 2x2 tile's accumulators `[(c0, A), (c0, B), (c1, A), (c1, B)]`.
+/// The 2x2 tile's accumulators `[(c0, A), (c0, B), (c1, A), (c1, B)]`:
+/// per half group, patch words `(A, B)` times filter words `(c0, c1)`.
+#[cfg(not(target_arch = "arm"))]
 #[inline(always)]
 fn mac_tile(xw: &[u32], ww: &[u32], bias0: i32, bias1: i32) -> [i32; 4] {
     let (mut a0, mut b0, mut a1, mut b1) = (bias0, bias0, bias1, bias1);
-    for (x, w) in xw.chunks_exact(4).zip(ww.chunks_exact(4)) {
+    for (x, w) in xw.chunks_exact(2).zip(ww.chunks_exact(2)) {
         a0 = smlad(x[0], w[0], a0);
-        a0 = smlad(x[1], w[1], a0);
-        b0 = smlad(x[2], w[0], b0);
-        b0 = smlad(x[3], w[1], b0);
-        a1 = smlad(x[0], w[2], a1);
-        a1 = smlad(x[1], w[3], a1);
-        b1 = smlad(x[2], w[2], b1);
-        b1 = smlad(x[3], w[3], b1);
+        b0 = smlad(x[1], w[0], b0);
+        a1 = smlad(x[0], w[1], a1);
+        b1 = smlad(x[1], w[1], b1);
+    }
+    [a0, b0, a1, b1]
+}
+
+/// [`mac_tile`] as one loop in assembly: LLVM spills an accumulator when it
+/// allocates registers around four `smlad` calls and their loads, and this
+/// loop is where nearly all instructions go. Per half group: two LDRDs, four
+/// SMLADs; the same arithmetic as the portable version, in the same order.
+#[cfg(target_arch = "arm")]
+#[inline(always)]
+fn mac_tile(xw: &[u32], ww: &[u32], bias0: i32, bias1: i32) -> [i32; 4] {
+    let (mut a0, mut b0, mut a1, mut b1) = (bias0, bias0, bias1, bias1);
+    let halves = xw.len().min(ww.len()) / 2;
+    if halves == 0 {
+        return [a0, b0, a1, b1];
+    }
+    // SAFETY: the loop runs `halves >= 1` times and reads two words from
+    // each pointer per round, post-incrementing by 8 bytes: `2 * halves`
+    // words, which both slices hold (`halves` is half the shorter length).
+    // `u32` slices are 4-aligned, as LDRD needs. Registers only otherwise.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "ldrd {x0}, {x1}, [{xp}], #8",
+            "ldrd {w0}, {w1}, [{wp}], #8",
+            "smlad {a0}, {x0}, {w0}, {a0}",
+            "smlad {b0}, {x1}, {w0}, {b0}",
+            "smlad {a1}, {x0}, {w1}, {a1}",
+            "smlad {b1}, {x1}, {w1}, {b1}",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            xp = inout(reg) xw.as_ptr() => _,
+            wp = inout(reg) ww.as_ptr() => _,
+            n = inout(reg) halves => _,
+            a0 = inout(reg) a0,
+            b0 = inout(reg) b0,
+            a1 = inout(reg) a1,
+            b1 = inout(reg) b1,
+            x0 = out(reg) _,
+            x1 = out(reg) _,
+            w0 = out(reg) _,
+            w1 = out(reg) _,
+            options(nostack, readonly),
+        );
     }
     [a0, b0, a1, b1]
 }
@@ -359,8 +411,8 @@ impl<'a> PatchGeometry<'a> {
                         None => (pa, pb),
                     };
                     d[0] = wa0;
-                    d[1] = wa1;
-                    d[2] = wb0;
+                    d[1] = wb0;
+                    d[2] = wa1;
                     d[3] = wb1;
                 }
             }
@@ -398,8 +450,8 @@ impl<'a> PatchGeometry<'a> {
         for (g, d) in xw.chunks_exact_mut(4).enumerate() {
             let (wa, wb) = (word_at(ra, g * 4), word_at(rb, g * 4));
             d[0] = sxtb16(wa);
-            d[1] = sxtb16_ror8(wa);
-            d[2] = sxtb16(wb);
+            d[1] = sxtb16(wb);
+            d[2] = sxtb16_ror8(wa);
             d[3] = sxtb16_ror8(wb);
         }
         Ok(())

@@ -9,7 +9,9 @@
 //! accumulators (channels `c, c+2` in one word, `c+1, c+3` in the other,
 //! as SXTB16 leaves them).
 
-use super::dsp::{smlabb, smlatt, sxtb16, sxtb16_ror8};
+#[cfg(not(target_arch = "arm"))]
+use super::dsp::{smlabb, smlatt};
+use super::dsp::{sxtb16, sxtb16_ror8};
 use super::{weight_sums, Clamp, Requant};
 use crate::kernels::depthwise_conv2d::Params;
 use crate::kernels::{KernelError, PerChannel, View, ViewMut};
@@ -73,11 +75,14 @@ pub(crate) fn eval(
             None => return Ok(false),
         }
     }
+    // Filter pairs per group of 4 channels, all taps of a group in a row
+    // (the tap loop walks them with one post-incremented pointer).
     let wwords = wbuf.get_mut(..taps * half).ok_or(KernelError::Length)?;
-    for (t, dst) in wwords.chunks_exact_mut(half).enumerate() {
+    for (gt, dst) in wwords.chunks_exact_mut(2).enumerate() {
+        let (g, t) = (gt / taps, gt % taps);
         let src = filter
             .data
-            .get(t * c..(t + 1) * c)
+            .get(t * c + 4 * g..t * c + 4 * g + 4)
             .ok_or(KernelError::Length)?;
         unpack(src, dst);
     }
@@ -119,23 +124,24 @@ pub(crate) fn eval(
                 for (g, (out4, rq)) in outs.by_ref().zip(reqs.chunks_exact(4)).enumerate() {
                     let (mut a0, mut a1, mut a2, mut a3) =
                         (rq[0].bias, rq[1].bias, rq[2].bias, rq[3].bias);
-                    let mut wi = 2 * g;
+                    let mut wi = 2 * g * taps;
                     for &base in bases.iter().take(kh) {
-                        let mut xi = base + col0 * half + 2 * g;
-                        for _ in 0..kw {
-                            let (x0, x1, w0, w1) = read4(ring, xi, wwords, wi)?;
-                            a0 = smlabb(x0, w0, a0);
-                            a2 = smlatt(x0, w0, a2);
-                            a1 = smlabb(x1, w1, a1);
-                            a3 = smlatt(x1, w1, a3);
-                            xi += p.dilation_w * half;
-                            wi += half;
-                        }
+                        let xi = base + col0 * half + 2 * g;
+                        [a0, a1, a2, a3] = row_taps(
+                            ring,
+                            xi,
+                            p.dilation_w * half,
+                            wwords,
+                            wi,
+                            kw,
+                            [a0, a1, a2, a3],
+                        )?;
+                        wi += 2 * kw;
                     }
-                    out4[0] = clamp.apply(rq[0].apply(a0));
-                    out4[1] = clamp.apply(rq[1].apply(a1));
-                    out4[2] = clamp.apply(rq[2].apply(a2));
-                    out4[3] = clamp.apply(rq[3].apply(a3));
+                    out4[0] = clamp.apply::<false>(rq[0].apply(a0));
+                    out4[1] = clamp.apply::<false>(rq[1].apply(a1));
+                    out4[2] = clamp.apply::<false>(rq[2].apply(a2));
+                    out4[3] = clamp.apply::<false>(rq[3].apply(a3));
                 }
             }
         }
@@ -143,18 +149,98 @@ pub(crate) fn eval(
     Ok(true)
 }
 
-/// The input pair `ring[xi..xi+2]` and filter pair `w[wi..wi+2]`.
+/// One window row of 4 channels: `kw` taps, input pairs at `ring[xi..]`
+/// every `xstep` words, filter pairs at `w[wi..]` every 2 words. Checks the
+/// whole extent first, then runs unchecked (in assembly on arm).
 #[inline(always)]
-fn read4(
+fn row_taps(
     ring: &[u32],
     xi: usize,
+    xstep: usize,
     w: &[u32],
     wi: usize,
-) -> Result<(u32, u32, u32, u32), KernelError> {
-    match (ring.get(xi..xi + 2), w.get(wi..wi + 2)) {
-        (Some(&[x0, x1]), Some(&[w0, w1])) => Ok((x0, x1, w0, w1)),
-        _ => Err(KernelError::Length),
+    kw: usize,
+    acc: [i32; 4],
+) -> Result<[i32; 4], KernelError> {
+    let x_end = xi + (kw - 1) * xstep + 2;
+    let w_end = wi + 2 * kw;
+    if kw == 0 || x_end > ring.len() || w_end > w.len() {
+        return Err(KernelError::Length);
     }
+    Ok(row_taps_checked(ring, xi, xstep, w, wi, kw, acc))
+}
+
+/// [`row_taps`] after its check, portable version.
+#[cfg(not(target_arch = "arm"))]
+#[inline(always)]
+fn row_taps_checked(
+    ring: &[u32],
+    xi: usize,
+    xstep: usize,
+    w: &[u32],
+    wi: usize,
+    kw: usize,
+    [mut a0, mut a1, mut a2, mut a3]: [i32; 4],
+) -> [i32; 4] {
+    for fx in 0..kw {
+        let x = xi + fx * xstep;
+        // In range by `row_taps`'s check; `get` keeps a slip from panicking.
+        let at = |v: &[u32], i: usize| v.get(i).copied().unwrap_or(0);
+        let (x0, x1) = (at(ring, x), at(ring, x + 1));
+        let (w0, w1) = (at(w, wi + 2 * fx), at(w, wi + 2 * fx + 1));
+        a0 = smlabb(x0, w0, a0);
+        a2 = smlatt(x0, w0, a2);
+        a1 = smlabb(x1, w1, a1);
+        a3 = smlatt(x1, w1, a3);
+    }
+    [a0, a1, a2, a3]
+}
+
+/// [`row_taps`] after its check, in assembly: per tap one LDRD of input,
+/// two LDRs of filter, four SMLAxy (same arithmetic and order as above).
+#[cfg(target_arch = "arm")]
+#[inline(always)]
+fn row_taps_checked(
+    ring: &[u32],
+    xi: usize,
+    xstep: usize,
+    w: &[u32],
+    wi: usize,
+    kw: usize,
+    [mut a0, mut a1, mut a2, mut a3]: [i32; 4],
+) -> [i32; 4] {
+    // SAFETY: `row_taps` checked `kw >= 1`, that the last input pair
+    // (`xi + (kw-1) * xstep`, 2 words) lies in `ring` and the last filter
+    // pair (`wi + 2 * kw` words) in `w`; the loop reads exactly those
+    // `kw` pairs of each. `u32` slices are 4-aligned, as LDRD needs.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "ldrd {x0}, {x1}, [{xp}]",
+            "add {xp}, {xp}, {xs}",
+            "ldr {w}, [{wp}], #4",
+            "smlabb {a0}, {x0}, {w}, {a0}",
+            "smlatt {a2}, {x0}, {w}, {a2}",
+            "ldr {w}, [{wp}], #4",
+            "smlabb {a1}, {x1}, {w}, {a1}",
+            "smlatt {a3}, {x1}, {w}, {a3}",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            xp = inout(reg) ring.as_ptr().add(xi) => _,
+            xs = in(reg) xstep * 4,
+            wp = inout(reg) w.as_ptr().add(wi) => _,
+            n = inout(reg) kw => _,
+            a0 = inout(reg) a0,
+            a1 = inout(reg) a1,
+            a2 = inout(reg) a2,
+            a3 = inout(reg) a3,
+            x0 = out(reg) _,
+            x1 = out(reg) _,
+            w = out(reg) _,
+            options(nostack, readonly),
+        );
+    }
+    [a0, a1, a2, a3]
 }
 
 /// Sign-extends int8 `src` (a multiple of 4 long) into pair words.

@@ -23,7 +23,9 @@ pub(crate) mod conv;
 pub(crate) mod depthwise;
 pub mod dsp;
 
-use dsp::{smmulr, ssat8};
+#[cfg(not(target_arch = "arm"))]
+use dsp::smmulr;
+use dsp::ssat8;
 
 /// `|x + input_offset|` is at most this for int8 `x` and an offset in
 /// `[-127, 128]`.
@@ -99,12 +101,44 @@ impl Requant {
     }
 
     /// Requantizes one accumulator (offset added, not yet clamped).
+    #[cfg(not(target_arch = "arm"))]
     #[inline(always)]
     pub fn apply(&self, acc: i32) -> i32 {
         let h = smmulr(acc.wrapping_shl(self.lsh), self.mult);
         (h.wrapping_add((h >> 31) & self.sign)
             .wrapping_add(self.round))
             >> self.rsh
+    }
+
+    /// [`Requant::apply`] as six instructions: written out because LLVM
+    /// masks the shift counts and turns the sign correction into a
+    /// compare and a conditional add. Shift counts are below 32
+    /// ([`Requant::new`]), where register shifts and Rust's agree.
+    #[cfg(target_arch = "arm")]
+    #[inline(always)]
+    pub fn apply(&self, acc: i32) -> i32 {
+        let r: i32;
+        // SAFETY: register-only instructions; no memory, no stack, no flags.
+        unsafe {
+            core::arch::asm!(
+                "lsl {r}, {acc}, {lsh}",
+                "smmulr {r}, {r}, {mult}",
+                "and {t}, {sign}, {r}, asr #31",
+                "add {r}, {r}, {t}",
+                "add {r}, {r}, {round}",
+                "asr {r}, {r}, {rsh}",
+                r = out(reg) r,
+                t = out(reg) _,
+                acc = in(reg) acc,
+                lsh = in(reg) self.lsh,
+                mult = in(reg) self.mult,
+                sign = in(reg) self.sign,
+                round = in(reg) self.round,
+                rsh = in(reg) self.rsh,
+                options(pure, nomem, nostack, preserves_flags),
+            );
+        }
+        r
     }
 }
 
@@ -125,11 +159,18 @@ impl Clamp {
         }
     }
 
-    /// `v` clamped to `[lo, hi]` (which lies within int8).
+    /// Whether the clamp is SSAT alone (callers pick a monomorphized loop
+    /// with it, so the choice is not made per output).
+    pub fn full(&self) -> bool {
+        self.full
+    }
+
+    /// `v` clamped to `[lo, hi]` (which lies within int8); `FULL` must be
+    /// [`Clamp::full`].
     #[inline(always)]
-    pub fn apply(&self, v: i32) -> i8 {
+    pub fn apply<const FULL: bool>(&self, v: i32) -> i8 {
         let s = ssat8(v);
-        if self.full {
+        if FULL {
             s as i8
         } else {
             s.max(self.lo).min(self.hi) as i8
@@ -170,7 +211,7 @@ mod tests {
             let bound = i64::from(bias).abs() + 255 * i64::from(sum_abs);
             let acc = (acc_frac * bound as f64) as i32;
             let r = Requant::new(bias, 0, sum_abs, 0, m, s, zo);
-            if s <= 0 && s >= -MAX_RIGHT_SHIFT && bound < (1 << 29) {
+            if (-MAX_RIGHT_SHIFT..=0).contains(&s) && bound < (1 << 29) {
                 prop_assert!(r.is_some());
             }
             if let Some(r) = r {
@@ -193,7 +234,11 @@ mod tests {
         for (lo, hi) in [(-128, 127), (-5, 127), (-128, 6), (3, 3)] {
             let c = Clamp::new(lo, hi);
             for v in [-1000, -129, -128, -6, -5, 0, 3, 6, 7, 127, 128, 1000] {
-                assert_eq!(c.apply(v), crate::kernels::clamp_i8(v, lo, hi));
+                let want = crate::kernels::clamp_i8(v, lo, hi);
+                assert_eq!(c.apply::<false>(v), want);
+                if c.full() {
+                    assert_eq!(c.apply::<true>(v), want);
+                }
             }
         }
     }
