@@ -214,7 +214,9 @@ fn tiles<const FULL: bool>(
     let mut rq = reqs.chunks_exact(2);
     for wpair in ww.chunks_exact(block) {
         let r = rq.next().ok_or(KernelError::Length)?;
-        let (r0, r1) = (r[0], r[1]);
+        // By reference: copying the two records costs more than reading
+        // the fields where they are used.
+        let (r0, r1) = (&r[0], &r[1]);
         let acc = mac_tile(xw, wpair, r0.bias, r1.bias);
         let v = [
             clamp.apply::<FULL>(r0.apply(acc[0])),
