@@ -246,6 +246,9 @@ impl Params {
 }
 
 /// Runs DEPTHWISE_CONV_2D. `bias` (one `i32` per output channel) is optional.
+///
+/// Takes the DSP fast path ([`super::fast`]) where it applies, the portable
+/// loop ([`eval_portable`]) otherwise; both give the same bytes.
 pub fn eval(
     p: &Params,
     input: View<'_>,
@@ -254,13 +257,71 @@ pub fn eval(
     quant: PerChannel<'_>,
     output: ViewMut<'_>,
 ) -> Result<(), KernelError> {
-    p.validate(input.shape, filter.shape, output.shape)?;
+    check_operands(
+        p,
+        input,
+        filter,
+        bias,
+        quant,
+        output.shape,
+        output.data.len(),
+    )?;
+    let out = ViewMut::new(output.shape, &mut *output.data);
+    if super::fast::depthwise::eval(p, input, filter, bias, quant, out)? {
+        return Ok(());
+    }
+    portable(p, input, filter, bias, quant, output)
+}
+
+/// Runs DEPTHWISE_CONV_2D with the portable loop nest only (TFLM's
+/// reference order): the specification the fast path is tested against.
+pub fn eval_portable(
+    p: &Params,
+    input: View<'_>,
+    filter: View<'_>,
+    bias: Option<I32s<'_>>,
+    quant: PerChannel<'_>,
+    output: ViewMut<'_>,
+) -> Result<(), KernelError> {
+    check_operands(
+        p,
+        input,
+        filter,
+        bias,
+        quant,
+        output.shape,
+        output.data.len(),
+    )?;
+    portable(p, input, filter, bias, quant, output)
+}
+
+/// Every check a kernel needs before touching data.
+fn check_operands(
+    p: &Params,
+    input: View<'_>,
+    filter: View<'_>,
+    bias: Option<I32s<'_>>,
+    quant: PerChannel<'_>,
+    output: Shape4,
+    output_len: usize,
+) -> Result<(), KernelError> {
+    p.validate(input.shape, filter.shape, output)?;
     check_len(input.shape, input.data.len())?;
     check_len(filter.shape, filter.data.len())?;
-    check_len(output.shape, output.data.len())?;
+    check_len(output, output_len)?;
+    check_bias(bias, output.c)?;
+    quant.validate(output.c)
+}
+
+fn portable(
+    p: &Params,
+    input: View<'_>,
+    filter: View<'_>,
+    bias: Option<I32s<'_>>,
+    quant: PerChannel<'_>,
+    output: ViewMut<'_>,
+) -> Result<(), KernelError> {
     let out_c = output.shape.c;
-    check_bias(bias, out_c)?;
-    quant.validate(out_c)?;
     if out_c == 0 {
         return Ok(());
     }

@@ -1,0 +1,664 @@
+//! CONV_2D as a small GEMM on halfword pairs: 2 output channels x 2 output
+//! pixels per tile, four accumulators fed by SMLAD.
+//!
+//! Per call the filter is sign-extended once into a scratch of halfword
+//! pairs (a chunk of output channels at a time); per pair of output pixels
+//! their receptive fields ("patches", `kh * kw * in_c` values, padding taps
+//! set to `-input_offset`) are sign-extended once and then shared by every
+//! output channel of the chunk. For a 1x1 convolution the patch is the
+//! input pixel itself; for the first layer (1 to 3 input channels) it is a
+//! handful of bytes. No other copy of the input is made.
+//!
+//! Scratch layout, both in groups of 4 reduction values `k..k+4`, each group
+//! 4 words: `[A(k, k+2), B(k, k+2), A(k+1, k+3), B(k+1, k+3)]` where A and B
+//! are the two pixels (patch) or the two channels (filter) of a tile, so
+//! each half of a group is one LDRD of patch words and one of filter words
+//! feeding 4 SMLADs (8 MACs).
+
+#[cfg(not(target_arch = "arm"))]
+use super::dsp::smlad;
+use super::dsp::{sxtb16, sxtb16_ror8};
+use super::{weight_sums, Clamp, Requant};
+use crate::kernels::conv2d::Params;
+use crate::kernels::{KernelError, PerChannel, View, ViewMut};
+use crate::le::I32s;
+
+/// Largest reduction length (`kh * kw * in_c`, rounded up to 4) handled.
+pub(crate) const MAX_K: usize = 288;
+/// Filter scratch, in pair words (3 KiB).
+const W_WORDS: usize = 768;
+/// Most output channels per filter chunk.
+const MAX_CHUNK: usize = 32;
+
+/// Output geometry of one pixel and where its receptive field starts.
+#[derive(Debug, Clone, Copy)]
+struct Pixel {
+    b: usize,
+    oy: usize,
+    ox: usize,
+}
+
+/// Walks output pixels in NHWC order.
+struct Pixels {
+    h: usize,
+    w: usize,
+    next: Pixel,
+}
+
+impl Pixels {
+    fn advance(&mut self) -> Pixel {
+        let cur = self.next;
+        self.next.ox += 1;
+        if self.next.ox == self.w {
+            self.next.ox = 0;
+            self.next.oy += 1;
+            if self.next.oy == self.h {
+                self.next.oy = 0;
+                self.next.b += 1;
+            }
+        }
+        cur
+    }
+}
+
+/// Runs CONV_2D on the fast path, or returns `Ok(false)` (nothing written
+/// that the portable kernel would not overwrite) for a case it does not
+/// handle: grouped convolution, a reduction over [`MAX_K`], or a channel
+/// whose requantization is outside [`Requant`]'s range. The caller has
+/// validated shapes, lengths, bias and quantization.
+pub(crate) fn eval(
+    p: &Params,
+    input: View<'_>,
+    filter: View<'_>,
+    bias: Option<I32s<'_>>,
+    quant: PerChannel<'_>,
+    output: ViewMut<'_>,
+) -> Result<bool, KernelError> {
+    let (is, fs, os) = (input.shape, filter.shape, output.shape);
+    let k = fs.h * fs.w * fs.c;
+    let k4 = k.div_ceil(4) * 4;
+    if is.c != fs.c || k4 > MAX_K || k == 0 || os.c == 0 {
+        return Ok(false);
+    }
+    let groups = k4 / 4;
+    // Each output channel takes 2 * groups words of filter scratch.
+    let chunk = (W_WORDS / (2 * groups)).min(MAX_CHUNK) & !1;
+    let pixels = os.n * os.h * os.w;
+    if chunk < 2 || pixels == 0 {
+        return Ok(false);
+    }
+    let clamp = Clamp::new(p.act_min, p.act_max);
+    let patch = PatchGeometry::new(p, input, fs, os)?;
+    let out = output.data;
+    let mut wbuf = [0u32; W_WORDS];
+    let mut reqs = [Requant::default(); MAX_CHUNK];
+    let mut xbuf = [0u32; MAX_K];
+    let mut spare = [0i8; MAX_CHUNK];
+    // Patch bytes for channel counts not a multiple of 4; the tail past the
+    // reduction length stays zero.
+    let mut raw = [[0i8; MAX_K]; 2];
+
+    let mut c0 = 0;
+    while c0 < os.c {
+        let n = chunk.min(os.c - c0);
+        let pairs = n.div_ceil(2);
+        // Filter chunk -> pair words; requantization per channel.
+        let wwords = wbuf
+            .get_mut(..pairs * 4 * groups)
+            .ok_or(KernelError::Length)?;
+        wwords.fill(0);
+        for j in 0..n {
+            let oc = c0 + j;
+            let row = filter
+                .data
+                .get(oc * k..oc * k + k)
+                .ok_or(KernelError::Length)?;
+            let (sum, sum_abs) = weight_sums(row.iter().copied());
+            let b = match bias {
+                Some(b) => b.get(oc).ok_or(KernelError::Length)?,
+                None => 0,
+            };
+            let m = quant.multiplier.get(oc).ok_or(KernelError::Length)?;
+            let s = quant.shift.get(oc).ok_or(KernelError::Length)?;
+            let Some(r) = Requant::new(b, sum, sum_abs, p.input_offset, m, s, p.output_offset)
+            else {
+                return Ok(false);
+            };
+            *reqs.get_mut(j).ok_or(KernelError::Length)? = r;
+            let block = wwords
+                .get_mut((j / 2) * 4 * groups..(j / 2 + 1) * 4 * groups)
+                .ok_or(KernelError::Length)?;
+            let lane = j % 2;
+            for (g, dst) in block.chunks_exact_mut(2).enumerate() {
+                let word = word_at(row, (g / 2) * 4);
+                if let Some(d) = dst.get_mut(lane) {
+                    *d = if g % 2 == 0 {
+                        sxtb16(word)
+                    } else {
+                        sxtb16_ror8(word)
+                    };
+                }
+            }
+        }
+        if n % 2 == 1 {
+            // The phantom channel of an odd chunk: zero weights, any requant.
+            let first = reqs[0];
+            if let Some(r) = reqs.get_mut(n) {
+                *r = first;
+            }
+        }
+
+        let xwords = xbuf.get_mut(..4 * groups).ok_or(KernelError::Length)?;
+        let mut walk = Pixels {
+            h: os.h,
+            w: os.w,
+            next: Pixel { b: 0, oy: 0, ox: 0 },
+        };
+        let mut px = 0;
+        while px < pixels {
+            let a = walk.advance();
+            let two = px + 1 < pixels;
+            let bpx = if two { walk.advance() } else { a };
+            patch.build(a, bpx, xwords, &mut raw)?;
+            let (row_a, row_b) = out_rows(out, px, two, os.c, c0, n, &mut spare)?;
+            if clamp.full() {
+                tiles::<true>(xwords, wwords, &reqs, clamp, row_a, row_b)?;
+            } else {
+                tiles::<false>(xwords, wwords, &reqs, clamp, row_a, row_b)?;
+            }
+            px += if two { 2 } else { 1 };
+        }
+        c0 += n;
+    }
+    Ok(true)
+}
+
+/// The output slices (channels `c0..c0+n`) of pixels `px` and `px + 1`; the
+/// second is `spare` when there is only one pixel left.
+fn out_rows<'o>(
+    out: &'o mut [i8],
+    px: usize,
+    two: bool,
+    c: usize,
+    c0: usize,
+    n: usize,
+    spare: &'o mut [i8],
+) -> Result<(&'o mut [i8], &'o mut [i8]), KernelError> {
+    let rows = out
+        .get_mut(px * c..(px + 1 + usize::from(two)) * c)
+        .ok_or(KernelError::Length)?;
+    let (ra, rb) = rows.split_at_mut(c);
+    let ra = ra.get_mut(c0..c0 + n).ok_or(KernelError::Length)?;
+    let rb = if two {
+        rb.get_mut(c0..c0 + n).ok_or(KernelError::Length)?
+    } else {
+        spare.get_mut(..n).ok_or(KernelError::Length)?
+    };
+    Ok((ra, rb))
+}
+
+/// All channel-pair tiles of one pixel pair: `xw` is the pair's patch,
+/// `ww` the chunk's filter words, `row_a`/`row_b` the two pixels' outputs.
+#[inline(always)]
+fn tiles<const FULL: bool>(
+    xw: &[u32],
+    ww: &[u32],
+    reqs: &[Requant],
+    clamp: Clamp,
+    row_a: &mut [i8],
+    row_b: &mut [i8],
+) -> Result<(), KernelError> {
+    let block = xw.len();
+    let mut ra = row_a.chunks_exact_mut(2);
+    let mut rb = row_b.chunks_exact_mut(2);
+    let mut rq = reqs.chunks_exact(2);
+    for wpair in ww.chunks_exact(block) {
+        let r = rq.next().ok_or(KernelError::Length)?;
+        // By reference: copying the two records costs more than reading
+        // the fields where they are used.
+        let (r0, r1) = (&r[0], &r[1]);
+        let acc = mac_tile(xw, wpair, r0.bias, r1.bias);
+        let v = [
+            clamp.apply::<FULL>(r0.apply(acc[0])),
+            clamp.apply::<FULL>(r0.apply(acc[1])),
+            clamp.apply::<FULL>(r1.apply(acc[2])),
+            clamp.apply::<FULL>(r1.apply(acc[3])),
+        ];
+        match (ra.next(), rb.next()) {
+            (Some(a), Some(b)) => {
+                a[0] = v[0];
+                a[1] = v[2];
+                b[0] = v[1];
+                b[1] = v[3];
+            }
+            _ => {
+                // The odd last channel: its lone output per pixel.
+                let a = ra.into_remainder();
+                let b = rb.into_remainder();
+                if let (Some(a), Some(b)) = (a.first_mut(), b.first_mut()) {
+                    *a = v[0];
+                    *b = v[1];
+                }
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The 2x2 tile's accumulators `[(c0, A), (c0, B), (c1, A), (c1, B)]`:
+/// per half group, patch words `(A, B)` times filter words `(c0, c1)`.
+#[cfg(not(target_arch = "arm"))]
+#[inline(always)]
+fn mac_tile(xw: &[u32], ww: &[u32], bias0: i32, bias1: i32) -> [i32; 4] {
+    let (mut a0, mut b0, mut a1, mut b1) = (bias0, bias0, bias1, bias1);
+    for (x, w) in xw.chunks_exact(2).zip(ww.chunks_exact(2)) {
+        a0 = smlad(x[0], w[0], a0);
+        b0 = smlad(x[1], w[0], b0);
+        a1 = smlad(x[0], w[1], a1);
+        b1 = smlad(x[1], w[1], b1);
+    }
+    [a0, b0, a1, b1]
+}
+
+/// [`mac_tile`] as one loop in assembly: LLVM spills an accumulator when it
+/// allocates registers around four `smlad` calls and their loads, and this
+/// loop is where nearly all instructions go. Per half group: two LDRDs, four
+/// SMLADs; the same arithmetic as the portable version, in the same order.
+#[cfg(target_arch = "arm")]
+#[inline(always)]
+fn mac_tile(xw: &[u32], ww: &[u32], bias0: i32, bias1: i32) -> [i32; 4] {
+    let (mut a0, mut b0, mut a1, mut b1) = (bias0, bias0, bias1, bias1);
+    let halves = xw.len().min(ww.len()) / 2;
+    if halves == 0 {
+        return [a0, b0, a1, b1];
+    }
+    // SAFETY: the loop runs `halves >= 1` times and reads two words from
+    // each pointer per round, post-incrementing by 8 bytes: `2 * halves`
+    // words, which both slices hold (`halves` is half the shorter length).
+    // `u32` slices are 4-aligned, as LDRD needs. Registers only otherwise.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "ldrd {x0}, {x1}, [{xp}], #8",
+            "ldrd {w0}, {w1}, [{wp}], #8",
+            "smlad {a0}, {x0}, {w0}, {a0}",
+            "smlad {b0}, {x1}, {w0}, {b0}",
+            "smlad {a1}, {x0}, {w1}, {a1}",
+            "smlad {b1}, {x1}, {w1}, {b1}",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            xp = inout(reg) xw.as_ptr() => _,
+            wp = inout(reg) ww.as_ptr() => _,
+            n = inout(reg) halves => _,
+            a0 = inout(reg) a0,
+            b0 = inout(reg) b0,
+            a1 = inout(reg) a1,
+            b1 = inout(reg) b1,
+            x0 = out(reg) _,
+            x1 = out(reg) _,
+            w0 = out(reg) _,
+            w1 = out(reg) _,
+            options(nostack, readonly),
+        );
+    }
+    [a0, b0, a1, b1]
+}
+
+/// Four bytes of `bytes` from `at` as a little-endian word, zeros past the
+/// end (the reduction's padding to a multiple of 4).
+#[inline(always)]
+fn word_at(bytes: &[i8], at: usize) -> u32 {
+    match bytes.get(at..at + 4) {
+        Some(q) => u32::from_le_bytes([q[0] as u8, q[1] as u8, q[2] as u8, q[3] as u8]),
+        None => {
+            let mut b = [0u8; 4];
+            for (i, d) in b.iter_mut().enumerate() {
+                *d = bytes.get(at + i).map_or(0, |&v| v as u8);
+            }
+            u32::from_le_bytes(b)
+        }
+    }
+}
+
+/// What building a pixel's patch needs.
+struct PatchGeometry<'a> {
+    input: &'a [i8],
+    in_h: usize,
+    in_w: usize,
+    c: usize,
+    kh: usize,
+    kw: usize,
+    stride_h: usize,
+    stride_w: usize,
+    dil_h: usize,
+    dil_w: usize,
+    pad_h: usize,
+    pad_w: usize,
+    /// `-input_offset` four times: the value of a padding tap.
+    pad_word: u32,
+}
+
+impl<'a> PatchGeometry<'a> {
+    fn new(
+        p: &Params,
+        input: View<'a>,
+        fs: crate::kernels::Shape4,
+        _os: crate::kernels::Shape4,
+    ) -> Result<Self, KernelError> {
+        let pad = (-p.input_offset) as i8 as u8;
+        Ok(Self {
+            input: input.data,
+            in_h: input.shape.h,
+            in_w: input.shape.w,
+            c: input.shape.c,
+            kh: fs.h,
+            kw: fs.w,
+            stride_h: p.stride_h,
+            stride_w: p.stride_w,
+            dil_h: p.dilation_h,
+            dil_w: p.dilation_w,
+            pad_h: p.pad_h,
+            pad_w: p.pad_w,
+            pad_word: u32::from_le_bytes([pad; 4]),
+        })
+    }
+
+    /// The input bytes of tap `(fy, fx)` of pixel `px`, `None` in padding.
+    #[inline(always)]
+    fn tap(&self, px: Pixel, fy: usize, fx: usize) -> Option<usize> {
+        let iy = (px.oy * self.stride_h + fy * self.dil_h).checked_sub(self.pad_h)?;
+        let ix = (px.ox * self.stride_w + fx * self.dil_w).checked_sub(self.pad_w)?;
+        if iy >= self.in_h || ix >= self.in_w {
+            return None;
+        }
+        Some(((px.b * self.in_h + iy) * self.in_w + ix) * self.c)
+    }
+
+    /// Writes the patches of pixels `a` and `b` into `xw` (groups of 4
+    /// words, see the module doc).
+    fn build(
+        &self,
+        a: Pixel,
+        b: Pixel,
+        xw: &mut [u32],
+        raw: &mut [[i8; MAX_K]; 2],
+    ) -> Result<(), KernelError> {
+        if self.c % 4 == 0 {
+            self.build_c4(a, b, xw)
+        } else {
+            self.build_bytes(a, b, xw, raw)
+        }
+    }
+
+    /// Channels a multiple of 4: every tap is whole groups, converted
+    /// straight from the input.
+    fn build_c4(&self, a: Pixel, b: Pixel, xw: &mut [u32]) -> Result<(), KernelError> {
+        let mut dst = xw.chunks_exact_mut(4);
+        let (pa, pb) = (sxtb16(self.pad_word), sxtb16_ror8(self.pad_word));
+        for fy in 0..self.kh {
+            for fx in 0..self.kw {
+                let ta = self.source(self.tap(a, fy, fx))?;
+                let tb = self.source(self.tap(b, fy, fx))?;
+                let mut qa = ta.map(|s| s.chunks_exact(4));
+                let mut qb = tb.map(|s| s.chunks_exact(4));
+                for _ in 0..self.c / 4 {
+                    let d = dst.next().ok_or(KernelError::Length)?;
+                    let (wa0, wa1) = match qa.as_mut().and_then(Iterator::next) {
+                        Some(q) => split(q),
+                        None => (pa, pb),
+                    };
+                    let (wb0, wb1) = match qb.as_mut().and_then(Iterator::next) {
+                        Some(q) => split(q),
+                        None => (pa, pb),
+                    };
+                    d[0] = wa0;
+                    d[1] = wb0;
+                    d[2] = wa1;
+                    d[3] = wb1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Any channel count: gather bytes, then convert.
+    fn build_bytes(
+        &self,
+        a: Pixel,
+        b: Pixel,
+        xw: &mut [u32],
+        raw: &mut [[i8; MAX_K]; 2],
+    ) -> Result<(), KernelError> {
+        let pad = self.pad_word as u8 as i8;
+        for (slot, px) in [a, b].into_iter().enumerate() {
+            let dst = raw.get_mut(slot).ok_or(KernelError::Length)?;
+            let mut k = 0;
+            for fy in 0..self.kh {
+                for fx in 0..self.kw {
+                    let d = dst.get_mut(k..k + self.c).ok_or(KernelError::Length)?;
+                    match (self.source(self.tap(px, fy, fx))?, d) {
+                        // One channel (a first layer): no copy loop.
+                        (Some([s]), [d]) => *d = *s,
+                        (Some(s), d) if s.len() == d.len() => d.copy_from_slice(s),
+                        (Some(_), _) => return Err(KernelError::Length),
+                        (None, d) => d.fill(pad),
+                    }
+                    k += self.c;
+                }
+            }
+        }
+        let [ra, rb] = &*raw;
+        for (g, d) in xw.chunks_exact_mut(4).enumerate() {
+            let (wa, wb) = (word_at(ra, g * 4), word_at(rb, g * 4));
+            d[0] = sxtb16(wa);
+            d[1] = sxtb16(wb);
+            d[2] = sxtb16_ror8(wa);
+            d[3] = sxtb16_ror8(wb);
+        }
+        Ok(())
+    }
+
+    /// The `c` input bytes at `at`, or `None` for a padding tap.
+    #[inline(always)]
+    fn source(&self, at: Option<usize>) -> Result<Option<&'a [i8]>, KernelError> {
+        match at {
+            Some(i) => self
+                .input
+                .get(i..i + self.c)
+                .map(Some)
+                .ok_or(KernelError::Length),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A 4-byte chunk as its two pair words.
+#[inline(always)]
+fn split(q: &[i8]) -> (u32, u32) {
+    let w = match q {
+        [a, b, c, d] => u32::from_le_bytes([*a as u8, *b as u8, *c as u8, *d as u8]),
+        _ => 0,
+    };
+    (sxtb16(w), sxtb16_ror8(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::testutil::*;
+    use super::*;
+    use crate::kernels::conv2d::{eval_portable, prepare, Options};
+    use crate::kernels::{Activation, Padding, Quant, Shape4};
+    use proptest::prelude::*;
+
+    /// A conv case: shapes, params and data.
+    #[derive(Debug, Clone)]
+    struct Case {
+        input: Shape4,
+        filter: Shape4,
+        output: Shape4,
+        p: Params,
+        x: Vec<i8>,
+        w: Vec<i8>,
+        bias: Option<Vec<i32>>,
+        mult: Vec<i32>,
+        shift: Vec<i32>,
+    }
+
+    /// Geometry across what the fast path distinguishes: 1x1 and 3x3 (and
+    /// other) filters, strides, dilations, SAME/VALID padding, channel
+    /// counts with and without a multiple of 4, odd output channels,
+    /// reductions long enough to split the filter into several chunks.
+    fn case() -> impl Strategy<Value = Case> {
+        (
+            (1usize..=2, 1usize..=10, 1usize..=10),
+            prop_oneof![1usize..=4, Just(8), Just(16), 5usize..=33],
+            (1usize..=40, 1usize..=3, 1usize..=3),
+            (
+                1usize..=3,
+                1usize..=3,
+                1usize..=2,
+                1usize..=2,
+                any::<bool>(),
+            ),
+            (zero_point(), zero_point(), clamp_range()),
+        )
+            .prop_filter_map(
+                "valid geometry",
+                |((n, h, w), c, (oc, kh, kw), (sh, sw, dh, dw, same), (zi, zo, act))| {
+                    let input = Shape4::new(n, h, w, c);
+                    let filter = Shape4::new(oc, kh, kw, c);
+                    let opts = Options {
+                        padding: if same { Padding::Same } else { Padding::Valid },
+                        stride_h: sh,
+                        stride_w: sw,
+                        dilation_h: dh,
+                        dilation_w: dw,
+                        activation: Activation::None,
+                    };
+                    let (mut p, output) = prepare(
+                        &opts,
+                        input,
+                        filter,
+                        Quant::new(0.1, zi),
+                        Quant::new(0.1, zo),
+                    )
+                    .ok()?;
+                    if output.h == 0 || output.w == 0 {
+                        return None;
+                    }
+                    (p.act_min, p.act_max) = act;
+                    Some((input, filter, output, p))
+                },
+            )
+            .prop_flat_map(|(input, filter, output, p)| {
+                let oc = filter.n;
+                (
+                    data(input.elements().unwrap()),
+                    data(filter.elements().unwrap()),
+                    proptest::option::of(proptest::collection::vec(-(1i32 << 20)..(1 << 20), oc)),
+                    proptest::collection::vec(multiplier(), oc),
+                    proptest::collection::vec(shift(), oc),
+                )
+                    .prop_map(move |(x, w, bias, mult, shift)| Case {
+                        input,
+                        filter,
+                        output,
+                        p,
+                        x,
+                        w,
+                        bias,
+                        mult,
+                        shift,
+                    })
+            })
+    }
+
+    /// Runs the fast path (`Ok(None)` when it declines) and the portable one.
+    fn run(c: &Case) -> (Option<Vec<i8>>, Vec<i8>) {
+        let (bm, bs) = (bytes_of(&c.mult), bytes_of(&c.shift));
+        let bb = c.bias.as_ref().map(|b| bytes_of(b));
+        let quant = PerChannel {
+            multiplier: view(&bm),
+            shift: view(&bs),
+        };
+        let len = c.output.elements().unwrap();
+        let mut fast = vec![0x55i8; len];
+        let took = eval(
+            &c.p,
+            View::new(c.input, &c.x),
+            View::new(c.filter, &c.w),
+            bb.as_deref().map(view),
+            quant,
+            ViewMut::new(c.output, &mut fast),
+        )
+        .unwrap();
+        let mut slow = vec![0i8; len];
+        eval_portable(
+            &c.p,
+            View::new(c.input, &c.x),
+            View::new(c.filter, &c.w),
+            bb.as_deref().map(view),
+            quant,
+            ViewMut::new(c.output, &mut slow),
+        )
+        .unwrap();
+        (took.then_some(fast), slow)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn fast_conv_is_bit_exact(c in case()) {
+            let k = c.filter.h * c.filter.w * c.filter.c;
+            let (fast, slow) = run(&c);
+            // It declines only for long reductions or large right shifts.
+            if k <= 256 && c.shift.iter().all(|&s| (-22..=0).contains(&s)) {
+                prop_assert!(fast.is_some(), "declined");
+            }
+            if let Some(fast) = fast {
+                prop_assert_eq!(fast, slow);
+            }
+        }
+    }
+
+    /// The issue's layer shapes (smaller spatially) take the fast path.
+    #[test]
+    fn issue_shapes_take_the_fast_path() {
+        for (c, oc, k, stride) in [(8, 16, 3, 1), (16, 32, 1, 1), (1, 8, 3, 2)] {
+            let input = Shape4::new(1, 12, 12, c);
+            let filter = Shape4::new(oc, k, k, c);
+            let opts = Options {
+                padding: Padding::Same,
+                stride_h: stride,
+                stride_w: stride,
+                dilation_h: 1,
+                dilation_w: 1,
+                activation: Activation::Relu,
+            };
+            let (p, output) = prepare(
+                &opts,
+                input,
+                filter,
+                Quant::new(0.02, -3),
+                Quant::new(0.05, 5),
+            )
+            .unwrap();
+            let n = |s: Shape4| s.elements().unwrap();
+            let case = Case {
+                input,
+                filter,
+                output,
+                p,
+                x: (0..n(input)).map(|i| (i * 37 % 256) as u8 as i8).collect(),
+                w: (0..n(filter)).map(|i| (i * 91 % 255) as u8 as i8).collect(),
+                bias: Some((0..oc).map(|i| i as i32 * 1000 - 7000).collect()),
+                mult: (0..oc).map(|i| (1 << 30) + i as i32 * 12345).collect(),
+                shift: (0..oc).map(|i| -(i as i32 % 9) - 1).collect(),
+            };
+            let (fast, slow) = run(&case);
+            assert_eq!(fast.as_ref(), Some(&slow));
+            assert!(slow.iter().any(|&v| v != slow[0]), "degenerate output");
+        }
+    }
+}
