@@ -5,10 +5,13 @@
 //! Buffers are placed greedily, largest first, each at the lowest aligned
 //! offset that no already-placed buffer alive at the same time uses. A
 //! RESHAPE whose data input is an activation of the same byte size writes in
-//! place: both tensors are one buffer with the union of their lifetimes.
+//! place: both tensors are one buffer with the union of their lifetimes. So
+//! does an element-wise op (ADD, MUL, LOGISTIC, LEAKY_RELU, HARD_SWISH, int8
+//! QUANTIZE; the addend of a fused conv + ADD) over an input of its shape
+//! whose buffer dies at that op (core/FORMAT.md §6).
 use anyhow::{ensure, Result};
 
-use crate::graph::{Graph, OpCode, TensorId};
+use crate::graph::{Graph, Op, OpCode, TensorId};
 
 /// Arena alignment of every activation offset (and of the arena itself).
 pub const ARENA_ALIGN: usize = 16;
@@ -112,6 +115,48 @@ fn place(spans: &[Span], order: &[usize]) -> (usize, Vec<usize>) {
     )
 }
 
+/// The inputs `op` may write its output over: mirrors mote-core's
+/// `dispatch::may_overwrite` (element-wise ops, and the addend of a fused
+/// conv + ADD).
+pub fn overwritable(op: &Op) -> Vec<usize> {
+    match op.code {
+        OpCode::Add | OpCode::Mul => vec![0, 1],
+        OpCode::Logistic | OpCode::LeakyRelu | OpCode::HardSwish | OpCode::Quantize => vec![0],
+        OpCode::Conv2dFused => {
+            let fused = mote_core::kernels::conv2d_fused::Params::decode(&op.params);
+            if fused.is_ok_and(|p| p.add.is_some()) && !op.inputs.is_empty() {
+                vec![op.inputs.len() - 1]
+            } else {
+                vec![]
+            }
+        }
+        _ => vec![],
+    }
+}
+
+/// Whether `op` (running at `time`) may write `out` over its input `src`:
+/// same type and shape, `src` read by no other operand of the op, not a
+/// graph input (the caller's data), and nothing in `src`'s buffer used
+/// after this op.
+fn can_overwrite(
+    graph: &Graph,
+    op: &Op,
+    src: TensorId,
+    out: TensorId,
+    root: &[TensorId],
+    buffer_last: &[u16],
+    time: u16,
+) -> bool {
+    let (s, o) = (&graph.tensors[src], &graph.tensors[out]);
+    let r = root[src];
+    !s.is_constant()
+        && s.dtype == o.dtype
+        && s.shape == o.shape
+        && op.inputs.iter().filter(|&&i| root[i] == r).count() == 1
+        && !graph.inputs.iter().any(|&i| root[i] == r)
+        && buffer_last[r] == time
+}
+
 fn align_up(x: usize) -> usize {
     x.div_ceil(ARENA_ALIGN) * ARENA_ALIGN
 }
@@ -124,11 +169,23 @@ pub fn plan(graph: &Graph) -> Result<Plan> {
 
     // Group in-place reshape chains into buffers. Ops run in order, so a
     // reshape's source has its root before the reshape output is visited.
+    // Then let element-wise ops (and fused conv + ADD) write over an input
+    // whose whole buffer dies at that op.
     let mut root: Vec<TensorId> = (0..n).collect();
-    for op in &graph.ops {
+    let mut buffer_last: Vec<u16> = life.iter().map(|l| l.map_or(0, |l| l.1)).collect();
+    for (k, op) in graph.ops.iter().enumerate() {
+        let time = (k + 1) as u16;
         for &o in &op.outputs {
-            if let Some(src) = reshape_source(graph, o) {
-                root[o] = root[src];
+            let src = reshape_source(graph, o).or_else(|| {
+                overwritable(op)
+                    .into_iter()
+                    .filter_map(|i| op.inputs.get(i).copied())
+                    .find(|&src| can_overwrite(graph, op, src, o, &root, &buffer_last, time))
+            });
+            if let Some(src) = src {
+                let r = root[src];
+                root[o] = r;
+                buffer_last[r] = buffer_last[r].max(buffer_last[o]);
             }
         }
     }
