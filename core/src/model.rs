@@ -353,7 +353,8 @@ impl<'a> Model<'a> {
         (0..op.inputs).find_map(|i| {
             let (src_index, src) = same_bytes(i)?;
             let dies_here = src.lifetime().is_some_and(|(_, last)| last == first);
-            (dies_here && dispatch::may_overwrite(self, &op, i)).then_some((src_index, Link::InPlace))
+            (dies_here && dispatch::may_overwrite(self, &op, i))
+                .then_some((src_index, Link::InPlace))
         })
     }
 
@@ -415,8 +416,8 @@ impl<'a> Model<'a> {
                     )),
                 };
                 let same_values = ra_values == self.alias_root(b, true, &mut budget)?;
-                let handover = (la == fb || lb == fa)
-                    && ra_bytes == self.alias_root(b, false, &mut budget)?;
+                let handover =
+                    (la == fb || lb == fa) && ra_bytes == self.alias_root(b, false, &mut budget)?;
                 if !(same_values || handover) {
                     return Err(Error::Plan(PlanError::Overlap { a, b }));
                 }
@@ -457,10 +458,7 @@ impl<'a> Model<'a> {
                 && dispatch::may_overwrite(self, op, i)
                 && self.alias_parent(&self.tensor(out_index)?).map(|(p, _)| p) == Some(t);
             if !allowed {
-                return Err(Error::Plan(PlanError::Overlap {
-                    a: t,
-                    b: out_index,
-                }));
+                return Err(Error::Plan(PlanError::Overlap { a: t, b: out_index }));
             }
             written_over = true;
         }

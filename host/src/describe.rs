@@ -3,8 +3,9 @@
 use anyhow::{anyhow, Result};
 use mote_core::format::layout::limits;
 use mote_core::kernels::{
-    add, concatenation, conv2d, conv2d_fused, depthwise_conv2d, dequantize, fully_connected, hard_swish,
-    leaky_relu, logistic, mean, mul, pad, pool, quantize, resize_bilinear, resize_nearest, softmax,
+    add, concatenation, conv2d, conv2d_fused, depthwise_conv2d, dequantize, fully_connected,
+    hard_swish, leaky_relu, logistic, mean, mul, pad, pool, quantize, resize_bilinear,
+    resize_nearest, softmax,
 };
 use mote_core::{Model, OpCode, Quant, Storage, TensorInfo};
 use serde_json::{json, Value};

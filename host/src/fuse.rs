@@ -83,7 +83,11 @@ fn part_of(
 }
 
 /// The view parts of a conv's data input `t`, and the ops they absorb.
-fn view_of(graph: &Graph, readers: &[usize], t: TensorId) -> (Vec<(TensorId, Resample)>, Vec<usize>) {
+fn view_of(
+    graph: &Graph,
+    readers: &[usize],
+    t: TensorId,
+) -> (Vec<(TensorId, Resample)>, Vec<usize>) {
     let direct = (vec![(t, Resample::Direct)], Vec::new());
     let Some(k) = private_producer(graph, readers, t) else {
         return direct;
@@ -156,7 +160,8 @@ pub fn fuse(graph: &Graph) -> Result<Fused> {
                 && graph.tensors[other].shape == *shape
                 && graph.tensors[out].shape == *shape
             {
-                let mut p = add::Params::decode(&add_op.params).map_err(|e| anyhow!("op {a}: {e:?}"))?;
+                let mut p =
+                    add::Params::decode(&add_op.params).map_err(|e| anyhow!("op {a}: {e:?}"))?;
                 if other_pos == 0 {
                     // Make the conv result the first operand; the sum is symmetric.
                     std::mem::swap(&mut p.input1_offset, &mut p.input2_offset);
@@ -223,8 +228,9 @@ pub fn fuse(graph: &Graph) -> Result<Fused> {
         .collect();
     let tensor_map = g.prune();
     g.check()?;
-    debug_assert!(g.ops.iter().all(|op| op.code != OpCode::Conv2dFused
-        || conv2d_fused::Params::decode(&op.params).is_ok()));
+    debug_assert!(g.ops.iter().all(
+        |op| op.code != OpCode::Conv2dFused || conv2d_fused::Params::decode(&op.params).is_ok()
+    ));
     Ok(Fused {
         graph: g,
         tensor_map,
@@ -240,4 +246,94 @@ fn private_producer_reader(graph: &Graph, readers: &[usize], t: TensorId) -> Opt
     }
     let k = graph.ops.iter().position(|op| op.inputs.contains(&t))?;
     (graph.ops[k].code == OpCode::Add && graph.ops[k].inputs.len() == 2).then_some(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blob;
+    use mote_core::{align_arena, Model, Session};
+
+    fn encdec() -> Graph {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/golden/encdec.tflite");
+        crate::tflite::import(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    fn run(blob: &[u8], input: &[u8]) -> Vec<Vec<u8>> {
+        let model = Model::parse(blob).unwrap();
+        let mut buf = vec![0u8; model.arena_size() + model.arena_align()];
+        let arena = align_arena(&mut buf, model.arena_align());
+        let mut s = Session::new(&model, arena).unwrap();
+        s.set_input(0, input).unwrap();
+        s.run().unwrap();
+        (0..model.output_count())
+            .map(|k| s.output(k).unwrap().to_vec())
+            .collect()
+    }
+
+    /// The encoder-decoder's two skip joins fuse, the intermediate tensors
+    /// disappear, the arena shrinks and the outputs stay bit-identical.
+    #[test]
+    fn encdec_fuses_exactly_and_saves_memory() {
+        let g = encdec();
+        let f = fuse(&g).unwrap();
+        assert_eq!(f.fused_ops, 2);
+        let codes: Vec<OpCode> = f.graph.ops.iter().map(|o| o.code).collect();
+        for gone in [
+            OpCode::ResizeNearestNeighbor,
+            OpCode::ResizeBilinear,
+            OpCode::Concatenation,
+            OpCode::Add,
+        ] {
+            assert!(!codes.contains(&gone), "{codes:?}");
+        }
+        assert_eq!(g.ops.len() - f.graph.ops.len(), 4);
+        // The resize, concat and conv-before-ADD outputs are gone, the rest mapped.
+        let gone = f.tensor_map.iter().filter(|m| m.is_none()).count();
+        assert_eq!(gone, 4);
+        for (old, new) in f.tensor_map.iter().enumerate() {
+            if let Some(new) = new {
+                assert_eq!(g.tensors[old].name, f.graph.tensors[*new].name);
+            }
+        }
+        let plain = blob::export_unfused(&g).unwrap();
+        let fused = blob::export(&g).unwrap();
+        let (a, b) = (
+            Model::parse(&plain).unwrap().arena_size(),
+            Model::parse(&fused).unwrap().arena_size(),
+        );
+        assert!(2 * b < a + a / 8, "fused arena {b} vs {a}");
+        let len = g.tensors[g.inputs[0]].byte_len();
+        for seed in 0..4u32 {
+            let mut s = seed.wrapping_mul(747_796_405).wrapping_add(1);
+            let input: Vec<u8> = (0..len)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 17;
+                    s ^= s << 5;
+                    s as u8
+                })
+                .collect();
+            assert_eq!(run(&plain, &input), run(&fused, &input), "seed {seed}");
+        }
+    }
+
+    /// A conv whose input is a graph input and whose output feeds nothing
+    /// fusable is left alone; a conv result that is also a graph output is
+    /// never fused into an ADD.
+    #[test]
+    fn nothing_fuses_without_a_private_producer_or_add() {
+        let mut g = encdec();
+        // Make the bilinear resize output a graph output: it must survive.
+        let bil = g
+            .ops
+            .iter()
+            .find(|o| o.code == OpCode::ResizeBilinear)
+            .unwrap()
+            .outputs[0];
+        g.outputs.push(bil);
+        let f = fuse(&g).unwrap();
+        assert!(f.tensor_map[bil].is_some());
+        assert!(f.graph.ops.iter().any(|o| o.code == OpCode::ResizeBilinear));
+    }
 }

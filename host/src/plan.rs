@@ -264,3 +264,57 @@ pub fn plan(graph: &Graph) -> Result<Plan> {
         arena_size,
     })
 }
+
+#[cfg(test)]
+mod in_place_tests {
+    use super::*;
+    use crate::graph::{DType, Quantization};
+
+    fn q(zp: i32) -> Quantization {
+        Quantization::PerTensor {
+            scale: 1.0 / 256.0,
+            zero_point: zp,
+        }
+    }
+
+    /// x → LEAKY_RELU → y → LOGISTIC → z: y may not overwrite the graph
+    /// input x, but z overwrites y (which dies there).
+    #[test]
+    fn element_wise_op_writes_over_a_dying_input() {
+        let mut g = Graph::new();
+        let x = g.add_activation("x", &[1, 4, 4, 8], DType::Int8, q(0));
+        let y = g.add_activation("y", &[1, 4, 4, 8], DType::Int8, q(0));
+        let z = g.add_activation("z", &[1, 4, 4, 8], DType::Int8, q(-128));
+        let w = g.add_activation("w", &[1, 4, 4, 8], DType::Int8, q(0));
+        g.inputs = vec![x];
+        g.outputs = vec![z, w];
+        g.add_op(OpCode::LeakyRelu, &[x], &[y], vec![0; 6]);
+        g.add_op(OpCode::Logistic, &[y], &[z], vec![0; 4]);
+        g.add_op(OpCode::LeakyRelu, &[x], &[w], vec![0; 6]);
+        let p = plan(&g).unwrap();
+        assert_eq!(p.offsets[z], p.offsets[y], "{p:?}");
+        assert_ne!(p.offsets[y], p.offsets[x]);
+        // x lives to op 2, so nothing may be written over it before.
+        assert_ne!(p.offsets[w], p.offsets[x]);
+        assert_eq!(p.arena_size, 3 * 128);
+    }
+
+    /// An input that is still needed later is never overwritten.
+    #[test]
+    fn live_input_is_not_overwritten() {
+        let mut g = Graph::new();
+        let x = g.add_activation("x", &[1, 16], DType::Int8, q(0));
+        let y = g.add_activation("y", &[1, 16], DType::Int8, q(0));
+        let z = g.add_activation("z", &[1, 16], DType::Int8, q(-128));
+        let s = g.add_activation("s", &[1, 16], DType::Int8, q(0));
+        g.inputs = vec![x];
+        g.outputs = vec![s];
+        g.add_op(OpCode::LeakyRelu, &[x], &[y], vec![0; 6]);
+        g.add_op(OpCode::Logistic, &[y], &[z], vec![0; 4]);
+        g.add_op(OpCode::Add, &[y, z], &[s], vec![0; 12]);
+        let p = plan(&g).unwrap();
+        assert_ne!(p.offsets[z], p.offsets[y]);
+        // ADD overwrites one of its dying inputs.
+        assert!(p.offsets[s] == p.offsets[y] || p.offsets[s] == p.offsets[z]);
+    }
+}

@@ -217,9 +217,7 @@ fn mote_arena_is_at_most_half_of_tflm() {
             g.tflm_arena_head,
             g.tflm_arena_total
         ));
-        if 2 * compiled.arena_size > g.tflm_arena_total
-            || compiled.arena_size > g.tflm_arena_head
-        {
+        if 2 * compiled.arena_size > g.tflm_arena_total || compiled.arena_size > g.tflm_arena_head {
             over.push(g.name.clone());
         }
     }

@@ -207,8 +207,8 @@ pub(crate) fn eval(model: &Model<'_>, k: u16, arena: &mut [u8]) -> Result<()> {
             in_place,
         }),
     )
-        .map(|_| ())
-        .map_err(err)
+    .map(|_| ())
+    .map_err(err)
 }
 
 /// Checks the op and, with buffers, runs it; returns its MAC count.
@@ -280,7 +280,10 @@ pub(crate) fn in_place_unary(
         let n = out.len();
         let src = tmp.get_mut(..n).ok_or(OpError::Tensors)?;
         src.copy_from_slice(out);
-        kernel(View::new(run_shape(n), src), ViewMut::new(run_shape(n), out))?;
+        kernel(
+            View::new(run_shape(n), src),
+            ViewMut::new(run_shape(n), out),
+        )?;
     }
     Ok(())
 }

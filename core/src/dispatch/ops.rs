@@ -11,9 +11,9 @@ use crate::error::OpError;
 use crate::format::{DType, TensorInfo};
 use crate::kernels::{
     add, average_pool2d, check_bias, concatenation, conv2d, conv2d_fused, depthwise_conv2d,
-    dequantize, input_view::MAX_PARTS, KernelError, ViewMut,
-    fully_connected, hard_swish, leaky_relu, logistic, max_pool2d, mean, mul, pad, pool, quantize,
-    resize_bilinear, resize_nearest, softmax, PerChannel, Shape4, View,
+    dequantize, fully_connected, hard_swish, input_view::MAX_PARTS, leaky_relu, logistic,
+    max_pool2d, mean, mul, pad, pool, quantize, resize_bilinear, resize_nearest, softmax,
+    KernelError, PerChannel, Shape4, View, ViewMut,
 };
 use crate::le::I32s;
 
@@ -487,7 +487,15 @@ pub(super) fn conv2d_fused(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
         };
         let views = views.get(..parts).ok_or(OpError::Arity)?;
         let filter_view = View::new(filter, weights);
-        conv2d_fused::eval(&p, views, filter_view, Some(bias), quant, addend, io.view_mut(o)?)?;
+        conv2d_fused::eval(
+            &p,
+            views,
+            filter_view,
+            Some(bias),
+            quant,
+            addend,
+            io.view_mut(o)?,
+        )?;
     }
     Ok(p.macs(filter, os, channels.get(..parts).unwrap_or(&[])))
 }

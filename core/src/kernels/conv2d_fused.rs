@@ -198,9 +198,7 @@ impl Params {
             .zip(view_channels)
             .map(|(r, &c)| r.macs(Shape4::new(output.n, self.view_h, self.view_w, c)))
             .sum();
-        let add = self
-            .add
-            .map_or(0, |a| a.macs(output));
+        let add = self.add.map_or(0, |a| a.macs(output));
         self.conv.macs(filter, output) + resize + add
     }
 }
@@ -306,8 +304,8 @@ pub fn eval(
                         }
                         let m = quant.multiplier.get(oc).ok_or(KernelError::Length)?;
                         let s = quant.shift.get(oc).ok_or(KernelError::Length)?;
-                        let v = multiply_by_quantized_multiplier(a, m, s)
-                            .wrapping_add(c.output_offset);
+                        let v =
+                            multiply_by_quantized_multiplier(a, m, s).wrapping_add(c.output_offset);
                         let v = super::clamp_i8(v, c.act_min, c.act_max);
                         *out = match &p.add {
                             Some(add) => add.apply(v, *out),
@@ -366,14 +364,29 @@ mod tests {
             1usize..=2,
             2usize..=6,
             2usize..=6,
-            proptest::collection::vec((1usize..=4, 1usize..=4, 1usize..=40, 0u8..3, any::<bool>()), 1..=3),
-            (1usize..=3, 1usize..=3, 1usize..=2, any::<bool>(), 1usize..=40),
+            proptest::collection::vec(
+                (1usize..=4, 1usize..=4, 1usize..=40, 0u8..3, any::<bool>()),
+                1..=3,
+            ),
+            (
+                1usize..=3,
+                1usize..=3,
+                1usize..=2,
+                any::<bool>(),
+                1usize..=40,
+            ),
         )
             .prop_flat_map(|(n, vh, vw, parts, (kh, kw, stride, pad, out_c))| {
                 // Direct parts take the view's size.
                 let parts: Vec<_> = parts
                     .into_iter()
-                    .map(|(h, w, c, k, hp)| if k == 0 { (vh, vw, c, k, hp) } else { (h, w, c, k, hp) })
+                    .map(|(h, w, c, k, hp)| {
+                        if k == 0 {
+                            (vh, vw, c, k, hp)
+                        } else {
+                            (h, w, c, k, hp)
+                        }
+                    })
                     .collect();
                 let in_c: usize = parts.iter().map(|p| p.2).sum();
                 let data = parts
@@ -393,56 +406,74 @@ mod tests {
                     any::<[u32; 4]>(),
                 )
             })
-            .prop_flat_map(|(shape, data, weights, bias, mult, shift, (in_off, out_off), add, seeds)| {
-                let (n, vh, vw, _, kh, kw, stride, pad, out_c) = shape.clone();
-                let out_h = if pad { vh.div_ceil(stride) } else { (vh - kh) / stride + 1 };
-                let out_w = if pad { vw.div_ceil(stride) } else { (vw - kw) / stride + 1 };
-                let len = n * out_h * out_w * out_c;
-                (
-                    Just((shape, data, weights, bias, mult, shift, in_off, out_off, add, seeds)),
-                    i8s(len),
-                    -127i32..=128,
-                )
-            })
-            .prop_map(|((shape, data, weights, bias, mult, shift, in_off, out_off, add, seeds), addend, a_off)| {
-                let (n, vh, vw, parts, kh, kw, stride, pad, out_c) = shape;
-                let add = add.map(|in_place| {
-                    let p = add::Params {
-                        left_shift: 20,
-                        input1_offset: -out_off,
-                        input1_multiplier: (1 << 30) + (seeds[0] >> 2) as i32,
-                        input1_shift: -((seeds[1] % 3) as i32),
-                        input2_offset: a_off,
-                        input2_multiplier: (1 << 30) + (seeds[2] >> 2) as i32,
-                        input2_shift: -((seeds[3] % 3) as i32),
-                        output_offset: (seeds[0] % 50) as i32 - 25,
-                        output_multiplier: 1 << 30,
-                        output_shift: -18,
-                        act_min: -128,
-                        act_max: 127,
+            .prop_flat_map(
+                |(shape, data, weights, bias, mult, shift, (in_off, out_off), add, seeds)| {
+                    let (n, vh, vw, _, kh, kw, stride, pad, out_c) = shape.clone();
+                    let out_h = if pad {
+                        vh.div_ceil(stride)
+                    } else {
+                        (vh - kh) / stride + 1
                     };
-                    (p, addend, in_place)
-                });
-                Case {
-                    n,
-                    vh,
-                    vw,
-                    parts,
-                    data,
-                    kh,
-                    kw,
-                    stride,
-                    pad,
-                    out_c,
-                    weights,
-                    bias,
-                    mult,
-                    shift,
-                    in_off,
-                    out_off,
-                    add,
-                }
-            })
+                    let out_w = if pad {
+                        vw.div_ceil(stride)
+                    } else {
+                        (vw - kw) / stride + 1
+                    };
+                    let len = n * out_h * out_w * out_c;
+                    (
+                        Just((
+                            shape, data, weights, bias, mult, shift, in_off, out_off, add, seeds,
+                        )),
+                        i8s(len),
+                        -127i32..=128,
+                    )
+                },
+            )
+            .prop_map(
+                |(
+                    (shape, data, weights, bias, mult, shift, in_off, out_off, add, seeds),
+                    addend,
+                    a_off,
+                )| {
+                    let (n, vh, vw, parts, kh, kw, stride, pad, out_c) = shape;
+                    let add = add.map(|in_place| {
+                        let p = add::Params {
+                            left_shift: 20,
+                            input1_offset: -out_off,
+                            input1_multiplier: (1 << 30) + (seeds[0] >> 2) as i32,
+                            input1_shift: -((seeds[1] % 3) as i32),
+                            input2_offset: a_off,
+                            input2_multiplier: (1 << 30) + (seeds[2] >> 2) as i32,
+                            input2_shift: -((seeds[3] % 3) as i32),
+                            output_offset: (seeds[0] % 50) as i32 - 25,
+                            output_multiplier: 1 << 30,
+                            output_shift: -18,
+                            act_min: -128,
+                            act_max: 127,
+                        };
+                        (p, addend, in_place)
+                    });
+                    Case {
+                        n,
+                        vh,
+                        vw,
+                        parts,
+                        data,
+                        kh,
+                        kw,
+                        stride,
+                        pad,
+                        out_c,
+                        weights,
+                        bias,
+                        mult,
+                        shift,
+                        in_off,
+                        out_off,
+                        add,
+                    }
+                },
+            )
     }
 
     fn resample(kind: u8, half: bool) -> Resample {
@@ -458,10 +489,26 @@ mod tests {
     fn check(c: &Case) {
         let in_c: usize = c.parts.iter().map(|p| p.2).sum();
         let filter = Shape4::new(c.out_c, c.kh, c.kw, in_c);
-        let pad_h = if c.pad { super::super::compute_padding(c.stride, 1, c.vh, c.kh, c.vh.div_ceil(c.stride)).unwrap() } else { 0 };
-        let pad_w = if c.pad { super::super::compute_padding(c.stride, 1, c.vw, c.kw, c.vw.div_ceil(c.stride)).unwrap() } else { 0 };
-        let out_h = if c.pad { c.vh.div_ceil(c.stride) } else { (c.vh - c.kh) / c.stride + 1 };
-        let out_w = if c.pad { c.vw.div_ceil(c.stride) } else { (c.vw - c.kw) / c.stride + 1 };
+        let pad_h = if c.pad {
+            super::super::compute_padding(c.stride, 1, c.vh, c.kh, c.vh.div_ceil(c.stride)).unwrap()
+        } else {
+            0
+        };
+        let pad_w = if c.pad {
+            super::super::compute_padding(c.stride, 1, c.vw, c.kw, c.vw.div_ceil(c.stride)).unwrap()
+        } else {
+            0
+        };
+        let out_h = if c.pad {
+            c.vh.div_ceil(c.stride)
+        } else {
+            (c.vh - c.kh) / c.stride + 1
+        };
+        let out_w = if c.pad {
+            c.vw.div_ceil(c.stride)
+        } else {
+            (c.vw - c.kw) / c.stride + 1
+        };
         let out_shape = Shape4::new(c.n, out_h, out_w, c.out_c);
         let conv = conv2d::Params {
             stride_h: c.stride,
@@ -501,12 +548,22 @@ mod tests {
             let mut out = vec![0i8; dst.elements().unwrap()];
             match rs[i] {
                 Resample::Direct => out.copy_from_slice(&c.data[i]),
-                Resample::Nearest(q) => resize_nearest::eval(&q, View::new(src, &c.data[i]), ViewMut::new(dst, &mut out)).unwrap(),
+                Resample::Nearest(q) => resize_nearest::eval(
+                    &q,
+                    View::new(src, &c.data[i]),
+                    ViewMut::new(dst, &mut out),
+                )
+                .unwrap(),
                 Resample::Bilinear(q) => {
                     if q.validate(src, dst).is_err() {
                         return;
                     }
-                    resize_bilinear::eval(&q, View::new(src, &c.data[i]), ViewMut::new(dst, &mut out)).unwrap()
+                    resize_bilinear::eval(
+                        &q,
+                        View::new(src, &c.data[i]),
+                        ViewMut::new(dst, &mut out),
+                    )
+                    .unwrap()
                 }
             }
             resized.push((dst, out));
@@ -526,10 +583,24 @@ mod tests {
         };
         let bias = I32s::new(&b).unwrap();
         let mut want = vec![0i8; out_shape.elements().unwrap()];
-        conv2d::eval(&conv, View::new(view_shape, &cat), View::new(filter, &c.weights), Some(bias), quant, ViewMut::new(out_shape, &mut want)).unwrap();
+        conv2d::eval(
+            &conv,
+            View::new(view_shape, &cat),
+            View::new(filter, &c.weights),
+            Some(bias),
+            quant,
+            ViewMut::new(out_shape, &mut want),
+        )
+        .unwrap();
         if let Some((a, addend, _)) = &c.add {
             let conv_out = want.clone();
-            add::eval(a, View::new(out_shape, &conv_out), View::new(out_shape, addend), ViewMut::new(out_shape, &mut want)).unwrap();
+            add::eval(
+                a,
+                View::new(out_shape, &conv_out),
+                View::new(out_shape, addend),
+                ViewMut::new(out_shape, &mut want),
+            )
+            .unwrap();
         }
 
         // Fused.
@@ -548,7 +619,16 @@ mod tests {
             Some((_, a, false)) => Some(View::new(out_shape, a)),
             None => None,
         };
-        eval(&p, &sources, View::new(filter, &c.weights), Some(bias), quant, addend, ViewMut::new(out_shape, &mut got)).unwrap();
+        eval(
+            &p,
+            &sources,
+            View::new(filter, &c.weights),
+            Some(bias),
+            quant,
+            addend,
+            ViewMut::new(out_shape, &mut got),
+        )
+        .unwrap();
         assert_eq!(got, want);
     }
 
@@ -567,11 +647,11 @@ mod tests {
         ok.extend([4, 4, 1, 0, 0, 0, 0]);
         assert!(Params::decode(&ok).is_ok());
         for (i, bad) in [
-            (10, 0),        // view height 0
-            (12, 0),        // no parts
-            (12, 9),        // too many parts
-            (13, 3),        // unknown resampling
-            (16, 2),        // unknown epilogue
+            (10, 0), // view height 0
+            (12, 0), // no parts
+            (12, 9), // too many parts
+            (13, 3), // unknown resampling
+            (16, 2), // unknown epilogue
         ] {
             let mut w = ok.clone();
             w[i] = bad;

@@ -139,9 +139,7 @@ impl<'p, 'a> InputView<'p, 'a> {
             let lo = c0.max(part_start);
             let hi = end.min(part_end);
             if lo < hi {
-                let out = dst
-                    .get_mut(lo - c0..hi - c0)
-                    .ok_or(KernelError::Length)?;
+                let out = dst.get_mut(lo - c0..hi - c0).ok_or(KernelError::Length)?;
                 sample(part, self.shape, b, y, x, lo - part_start, out)?;
             }
             part_start = part_end;
@@ -220,11 +218,7 @@ mod tests {
     /// Every pixel of the view equals the materialized resize + concat.
     #[test]
     fn view_equals_resize_then_concat() {
-        let configs = [
-            (false, false),
-            (true, false),
-            (false, true),
-        ];
+        let configs = [(false, false), (true, false), (false, true)];
         for (k, &(align, half)) in configs.iter().enumerate() {
             let (n, h, w) = (2, 7, 9);
             let a_shape = Shape4::new(n, 3, 4, 5);
@@ -254,12 +248,20 @@ mod tests {
             // Materialize with the real kernels.
             let ra_shape = Shape4::new(n, h, w, 5);
             let mut ra = vec![0i8; ra_shape.elements().unwrap()];
-            resize_nearest::eval(&near, View::new(a_shape, &a), ViewMut::new(ra_shape, &mut ra))
-                .unwrap();
+            resize_nearest::eval(
+                &near,
+                View::new(a_shape, &a),
+                ViewMut::new(ra_shape, &mut ra),
+            )
+            .unwrap();
             let rb_shape = Shape4::new(n, h, w, 3);
             let mut rb = vec![0i8; rb_shape.elements().unwrap()];
-            resize_bilinear::eval(&bil, View::new(b_shape, &b), ViewMut::new(rb_shape, &mut rb))
-                .unwrap();
+            resize_bilinear::eval(
+                &bil,
+                View::new(b_shape, &b),
+                ViewMut::new(rb_shape, &mut rb),
+            )
+            .unwrap();
             let cat_shape = Shape4::new(n, h, w, 10);
             let mut cat = vec![0i8; cat_shape.elements().unwrap()];
             let views = [
@@ -308,7 +310,10 @@ mod tests {
             InputView::new(&parts, 1, 2, 2).unwrap_err(),
             KernelError::Length
         );
-        assert_eq!(InputView::new(&[], 1, 2, 2).unwrap_err(), KernelError::Param);
+        assert_eq!(
+            InputView::new(&[], 1, 2, 2).unwrap_err(),
+            KernelError::Param
+        );
         // Gathering past the channels is an error, not a panic.
         let parts = [direct(Shape4::new(1, 2, 2, 3))];
         let v = InputView::new(&parts, 1, 2, 2).unwrap();
