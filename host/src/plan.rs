@@ -152,6 +152,11 @@ fn can_overwrite(
     !s.is_constant()
         && s.dtype == o.dtype
         && s.shape == o.shape
+        // The runtime's in-place ADD/MUL does not broadcast the other operand.
+        && op
+            .inputs
+            .iter()
+            .all(|&i| graph.tensors[i].shape == o.shape || !matches!(op.code, OpCode::Add | OpCode::Mul))
         && op.inputs.iter().filter(|&&i| root[i] == r).count() == 1
         && !graph.inputs.iter().any(|&i| root[i] == r)
         && buffer_last[r] == time

@@ -321,6 +321,7 @@ pub fn eval(
 
 #[cfg(test)]
 mod tests {
+    use super::super::testutil::{vec, Vec};
     use super::super::{concatenation, resize_bilinear, resize_nearest};
     use super::*;
     use proptest::prelude::*;

@@ -201,6 +201,7 @@ fn sample(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::testutil::{vec, Vec};
     use crate::kernels::{concatenation, ViewMut};
 
     fn data(len: usize, seed: u32) -> Vec<i8> {
