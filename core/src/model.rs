@@ -12,6 +12,15 @@ use crate::format::layout::{self, dir, limits, op as of};
 use crate::format::tensor::{self, Storage, TensorErrorOr, TensorInfo};
 use crate::format::{Head, OpCode};
 
+/// How a tensor came to share its bytes with the tensor it was written over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// An in-place RESHAPE: the same values under another shape.
+    Reshape,
+    /// An op that overwrote an input dying at it.
+    InPlace,
+}
+
 /// One op record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -288,6 +297,7 @@ impl<'a> Model<'a> {
                 }
             }
             dispatch::check(self, k).map_err(err)?;
+            self.check_op_overlap(&op)?;
         }
         Ok(())
     }
@@ -316,45 +326,63 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
-    /// The tensor whose bytes `t` shares because a RESHAPE wrote `t` in place.
-    fn alias_parent(&self, t: &TensorInfo) -> Option<u16> {
+    /// The tensor whose bytes `t` shares because the op that wrote `t` did
+    /// so in place, and how: a RESHAPE (same values, the source may live on)
+    /// or an op that overwrote an input dying at it (see
+    /// `dispatch::may_overwrite`; the source's last use is `t`'s first).
+    fn alias_parent(&self, t: &TensorInfo) -> Option<(u16, Link)> {
         let Storage::Arena { offset, first, .. } = t.storage else {
             return None;
         };
         let op = self.op(first.checked_sub(1)?).ok()?;
-        if op.code != OpCode::Reshape || op.inputs == 0 {
-            return None;
-        }
-        let src_index = self.op_tensor_index(&op, 0).ok()?;
-        let src = self.tensor(src_index).ok()?;
-        match src.storage {
-            Storage::Arena { offset: o, .. } if o == offset && src.byte_len == t.byte_len => {
-                Some(src_index)
+        let same_bytes = |i: u8| -> Option<(u16, TensorInfo)> {
+            let src_index = self.op_tensor_index(&op, i).ok()?;
+            let src = self.tensor(src_index).ok()?;
+            match src.storage {
+                Storage::Arena { offset: o, .. } if o == offset && src.byte_len == t.byte_len => {
+                    Some((src_index, src))
+                }
+                _ => None,
             }
-            _ => None,
+        };
+        if op.code == OpCode::Reshape {
+            if op.inputs == 0 {
+                return None;
+            }
+            return same_bytes(0).map(|(i, _)| (i, Link::Reshape));
         }
+        (0..op.inputs).find_map(|i| {
+            let (src_index, src) = same_bytes(i)?;
+            let dies_here = src.lifetime().is_some_and(|(_, last)| last == first);
+            (dies_here && dispatch::may_overwrite(self, &op, i))
+                .then_some((src_index, Link::InPlace))
+        })
     }
 
-    /// The first tensor of a chain of in-place RESHAPEs ending at `i`.
-    /// Every link walked is taken from `budget`, which bounds the plan
-    /// check's total work on a hostile blob (long aliased chains whose
-    /// members all overlap would otherwise cost tensors² × chain length).
-    fn alias_root(&self, mut i: u16, budget: &mut u32) -> Result<u16> {
+    /// The first tensor of a chain of in-place writes ending at `i` (only
+    /// through RESHAPEs when `reshape_only`). Every link walked is taken
+    /// from `budget`, which bounds the plan check's total work on a hostile
+    /// blob (long aliased chains whose members all overlap would otherwise
+    /// cost tensors² × chain length).
+    fn alias_root(&self, mut i: u16, reshape_only: bool, budget: &mut u32) -> Result<u16> {
         loop {
             match self.alias_parent(&self.tensor(i)?) {
-                Some(parent) => {
+                Some((parent, link)) if !reshape_only || link == Link::Reshape => {
                     *budget = budget
                         .checked_sub(1)
                         .ok_or(Error::Limit(Section::TensorTable))?;
                     i = parent;
                 }
-                None => return Ok(i),
+                _ => return Ok(i),
             }
         }
     }
 
-    /// No two activations alive at the same time share a byte, except a
-    /// RESHAPE output written in place over its input.
+    /// No two activations alive at the same time share a byte, except
+    /// tensors written in place over one another: views of the same values
+    /// (RESHAPE chains) at any time, and otherwise (an op overwrote an
+    /// input) only at the single step where one's life ends as the other's
+    /// begins.
     fn check_plan(&self) -> Result<()> {
         let mut max_end = 0usize;
         let mut budget = limits::MAX_ALIAS_STEPS;
@@ -364,7 +392,7 @@ impl<'a> Model<'a> {
                 continue;
             };
             max_end = max_end.max(a1);
-            let mut root_a = None;
+            let mut roots_a = None;
             for b in a.saturating_add(1)..self.tensor_count {
                 let tb = self.tensor(b)?;
                 let (Some((b0, b1)), Some((fb, lb))) = (tb.arena_range(), tb.lifetime()) else {
@@ -375,15 +403,23 @@ impl<'a> Model<'a> {
                 if !(bytes_overlap && times_overlap) {
                     continue;
                 }
-                // The common case, one in-place reshape, needs no walk.
-                if self.alias_parent(&tb) == Some(a) || self.alias_parent(&ta) == Some(b) {
+                // The common cases, one in-place write, need no walk (an
+                // in-place parent always dies where its child begins).
+                let pa = self.alias_parent(&ta).map(|(p, _)| p);
+                if self.alias_parent(&tb).map(|(p, _)| p) == Some(a) || pa == Some(b) {
                     continue;
                 }
-                let ra = match root_a {
+                let (ra_values, ra_bytes) = match roots_a {
                     Some(r) => r,
-                    None => *root_a.insert(self.alias_root(a, &mut budget)?),
+                    None => *roots_a.insert((
+                        self.alias_root(a, true, &mut budget)?,
+                        self.alias_root(a, false, &mut budget)?,
+                    )),
                 };
-                if ra != self.alias_root(b, &mut budget)? {
+                let same_values = ra_values == self.alias_root(b, true, &mut budget)?;
+                let handover =
+                    (la == fb || lb == fa) && ra_bytes == self.alias_root(b, false, &mut budget)?;
+                if !(same_values || handover) {
                     return Err(Error::Plan(PlanError::Overlap { a, b }));
                 }
             }
@@ -394,6 +430,38 @@ impl<'a> Model<'a> {
             .ok_or(Error::Plan(PlanError::ArenaSize(self.arena_size)))?;
         if self.arena_size as usize > limit {
             return Err(Error::Plan(PlanError::ArenaSize(self.arena_size)));
+        }
+        Ok(())
+    }
+
+    /// An op's output shares bytes with none of its activation inputs,
+    /// except one input it may overwrite placed exactly on it (RESHAPE
+    /// aside, whose in-place form is checked by [`Model::check_plan`]).
+    fn check_op_overlap(&self, op: &OpInfo) -> Result<()> {
+        if op.code == OpCode::Reshape {
+            return Ok(());
+        }
+        let out_index = self.op_tensor_index(op, op.inputs)?;
+        let Some((o0, o1)) = self.tensor(out_index)?.arena_range() else {
+            return Ok(());
+        };
+        let mut written_over = false;
+        for i in 0..op.inputs {
+            let t = self.op_tensor_index(op, i)?;
+            let Some((s0, s1)) = self.tensor(t)?.arena_range() else {
+                continue;
+            };
+            if s1 <= o0 || s0 >= o1 {
+                continue;
+            }
+            let allowed = (s0, s1) == (o0, o1)
+                && !written_over
+                && dispatch::may_overwrite(self, op, i)
+                && self.alias_parent(&self.tensor(out_index)?).map(|(p, _)| p) == Some(t);
+            if !allowed {
+                return Err(Error::Plan(PlanError::Overlap { a: t, b: out_index }));
+            }
+            written_over = true;
         }
         Ok(())
     }

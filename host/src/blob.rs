@@ -5,12 +5,27 @@ use anyhow::{anyhow, bail, ensure, Context, Result};
 use mote_core::format::layout::{self, limits};
 use mote_core::{Model, Quant, Storage};
 
+use crate::fuse::{self, Fused};
 use crate::graph::{Graph, Quantization, Tensor};
 use crate::plan::{self, Plan, ARENA_ALIGN};
 
-/// Plans memory, writes the blob, and parses it back with `mote-core` so a
-/// blob the device would reject is an error here, on the host.
+/// Fuses ops ([`crate::fuse`]), plans memory, writes the blob, and parses
+/// it back with `mote-core` so a blob the device would reject is an error
+/// here, on the host.
 pub fn export(graph: &Graph) -> Result<Vec<u8>> {
+    export_fused(graph).map(|(bytes, _)| bytes)
+}
+
+/// [`export`], also returning the fused graph the blob describes (its
+/// tensor ids are the blob's) and the map from `graph`'s tensor ids.
+pub fn export_fused(graph: &Graph) -> Result<(Vec<u8>, Fused)> {
+    let fused = fuse::fuse(graph)?;
+    let bytes = export_unfused(&fused.graph)?;
+    Ok((bytes, fused))
+}
+
+/// Plans and writes `graph` as it is, without fusing ops.
+pub fn export_unfused(graph: &Graph) -> Result<Vec<u8>> {
     let plan = plan::plan(graph)?;
     let bytes = write(graph, &plan)?;
     Model::parse(&bytes).map_err(|e| anyhow!("the written blob does not parse: {e}"))?;

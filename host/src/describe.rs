@@ -3,8 +3,9 @@
 use anyhow::{anyhow, Result};
 use mote_core::format::layout::limits;
 use mote_core::kernels::{
-    add, concatenation, conv2d, depthwise_conv2d, dequantize, fully_connected, hard_swish,
-    leaky_relu, logistic, mean, mul, pad, pool, quantize, resize_bilinear, resize_nearest, softmax,
+    add, concatenation, conv2d, conv2d_fused, depthwise_conv2d, dequantize, fully_connected,
+    hard_swish, leaky_relu, logistic, mean, mul, pad, pool, quantize, resize_bilinear,
+    resize_nearest, softmax,
 };
 use mote_core::{Model, OpCode, Quant, Storage, TensorInfo};
 use serde_json::{json, Value};
@@ -40,6 +41,7 @@ pub fn params_text(code: OpCode, words: &[i32]) -> String {
         OpCode::LeakyRelu => show(leaky_relu::Params::decode(words), words),
         OpCode::Quantize => show(quantize::Params::decode(words), words),
         OpCode::Dequantize => show(dequantize::Params::decode(words), words),
+        OpCode::Conv2dFused => show(conv2d_fused::Params::decode(words), words),
         OpCode::Reshape if words.is_empty() => String::new(),
         OpCode::Reshape => format!("words {words:?}"),
     }

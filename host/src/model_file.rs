@@ -12,7 +12,8 @@ pub struct ModelFile {
     pub path: PathBuf,
     /// The blob bytes.
     pub blob: Vec<u8>,
-    /// The imported graph (with TFLite's tensor names) for `.tflite` input.
+    /// The imported graph (with TFLite's tensor names) for `.tflite` input,
+    /// after fusion: the graph the blob describes.
     pub graph: Option<Graph>,
 }
 
@@ -27,11 +28,11 @@ pub fn load(path: &Path) -> Result<ModelFile> {
     if is_tflite {
         let graph =
             import_tflite(&bytes).with_context(|| format!("importing {}", path.display()))?;
-        let blob = blob::export(&graph)?;
+        let (blob, fused) = blob::export_fused(&graph)?;
         Ok(ModelFile {
             path: path.to_path_buf(),
             blob,
-            graph: Some(graph),
+            graph: Some(fused.graph),
         })
     } else {
         Ok(ModelFile {

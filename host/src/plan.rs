@@ -5,10 +5,13 @@
 //! Buffers are placed greedily, largest first, each at the lowest aligned
 //! offset that no already-placed buffer alive at the same time uses. A
 //! RESHAPE whose data input is an activation of the same byte size writes in
-//! place: both tensors are one buffer with the union of their lifetimes.
+//! place: both tensors are one buffer with the union of their lifetimes. So
+//! does an element-wise op (ADD, MUL, LOGISTIC, LEAKY_RELU, HARD_SWISH, int8
+//! QUANTIZE; the addend of a fused conv + ADD) over an input of its shape
+//! whose buffer dies at that op (core/FORMAT.md §6).
 use anyhow::{ensure, Result};
 
-use crate::graph::{Graph, OpCode, TensorId};
+use crate::graph::{Graph, Op, OpCode, TensorId};
 
 /// Arena alignment of every activation offset (and of the arena itself).
 pub const ARENA_ALIGN: usize = 16;
@@ -112,6 +115,53 @@ fn place(spans: &[Span], order: &[usize]) -> (usize, Vec<usize>) {
     )
 }
 
+/// The inputs `op` may write its output over: mirrors mote-core's
+/// `dispatch::may_overwrite` (element-wise ops, and the addend of a fused
+/// conv + ADD).
+pub fn overwritable(op: &Op) -> Vec<usize> {
+    match op.code {
+        OpCode::Add | OpCode::Mul => vec![0, 1],
+        OpCode::Logistic | OpCode::LeakyRelu | OpCode::HardSwish | OpCode::Quantize => vec![0],
+        OpCode::Conv2dFused => {
+            let fused = mote_core::kernels::conv2d_fused::Params::decode(&op.params);
+            if fused.is_ok_and(|p| p.add.is_some()) && !op.inputs.is_empty() {
+                vec![op.inputs.len() - 1]
+            } else {
+                vec![]
+            }
+        }
+        _ => vec![],
+    }
+}
+
+/// Whether `op` (running at `time`) may write `out` over its input `src`:
+/// same type and shape, `src` read by no other operand of the op, not a
+/// graph input (the caller's data), and nothing in `src`'s buffer used
+/// after this op.
+fn can_overwrite(
+    graph: &Graph,
+    op: &Op,
+    src: TensorId,
+    out: TensorId,
+    root: &[TensorId],
+    buffer_last: &[u16],
+    time: u16,
+) -> bool {
+    let (s, o) = (&graph.tensors[src], &graph.tensors[out]);
+    let r = root[src];
+    !s.is_constant()
+        && s.dtype == o.dtype
+        && s.shape == o.shape
+        // The runtime's in-place ADD/MUL does not broadcast the other operand.
+        && op
+            .inputs
+            .iter()
+            .all(|&i| graph.tensors[i].shape == o.shape || !matches!(op.code, OpCode::Add | OpCode::Mul))
+        && op.inputs.iter().filter(|&&i| root[i] == r).count() == 1
+        && !graph.inputs.iter().any(|&i| root[i] == r)
+        && buffer_last[r] == time
+}
+
 fn align_up(x: usize) -> usize {
     x.div_ceil(ARENA_ALIGN) * ARENA_ALIGN
 }
@@ -124,11 +174,23 @@ pub fn plan(graph: &Graph) -> Result<Plan> {
 
     // Group in-place reshape chains into buffers. Ops run in order, so a
     // reshape's source has its root before the reshape output is visited.
+    // Then let element-wise ops (and fused conv + ADD) write over an input
+    // whose whole buffer dies at that op.
     let mut root: Vec<TensorId> = (0..n).collect();
-    for op in &graph.ops {
+    let mut buffer_last: Vec<u16> = life.iter().map(|l| l.map_or(0, |l| l.1)).collect();
+    for (k, op) in graph.ops.iter().enumerate() {
+        let time = (k + 1) as u16;
         for &o in &op.outputs {
-            if let Some(src) = reshape_source(graph, o) {
-                root[o] = root[src];
+            let src = reshape_source(graph, o).or_else(|| {
+                overwritable(op)
+                    .into_iter()
+                    .filter_map(|i| op.inputs.get(i).copied())
+                    .find(|&src| can_overwrite(graph, op, src, o, &root, &buffer_last, time))
+            });
+            if let Some(src) = src {
+                let r = root[src];
+                root[o] = r;
+                buffer_last[r] = buffer_last[r].max(buffer_last[o]);
             }
         }
     }
@@ -206,4 +268,58 @@ pub fn plan(graph: &Graph) -> Result<Plan> {
         lifetimes: life,
         arena_size,
     })
+}
+
+#[cfg(test)]
+mod in_place_tests {
+    use super::*;
+    use crate::graph::{DType, Quantization};
+
+    fn q(zp: i32) -> Quantization {
+        Quantization::PerTensor {
+            scale: 1.0 / 256.0,
+            zero_point: zp,
+        }
+    }
+
+    /// x → LEAKY_RELU → y → LOGISTIC → z: y may not overwrite the graph
+    /// input x, but z overwrites y (which dies there).
+    #[test]
+    fn element_wise_op_writes_over_a_dying_input() {
+        let mut g = Graph::new();
+        let x = g.add_activation("x", &[1, 4, 4, 8], DType::Int8, q(0));
+        let y = g.add_activation("y", &[1, 4, 4, 8], DType::Int8, q(0));
+        let z = g.add_activation("z", &[1, 4, 4, 8], DType::Int8, q(-128));
+        let w = g.add_activation("w", &[1, 4, 4, 8], DType::Int8, q(0));
+        g.inputs = vec![x];
+        g.outputs = vec![z, w];
+        g.add_op(OpCode::LeakyRelu, &[x], &[y], vec![0; 6]);
+        g.add_op(OpCode::Logistic, &[y], &[z], vec![0; 4]);
+        g.add_op(OpCode::LeakyRelu, &[x], &[w], vec![0; 6]);
+        let p = plan(&g).unwrap();
+        assert_eq!(p.offsets[z], p.offsets[y], "{p:?}");
+        assert_ne!(p.offsets[y], p.offsets[x]);
+        // x lives to op 2, so nothing may be written over it before.
+        assert_ne!(p.offsets[w], p.offsets[x]);
+        assert_eq!(p.arena_size, 3 * 128);
+    }
+
+    /// An input that is still needed later is never overwritten.
+    #[test]
+    fn live_input_is_not_overwritten() {
+        let mut g = Graph::new();
+        let x = g.add_activation("x", &[1, 16], DType::Int8, q(0));
+        let y = g.add_activation("y", &[1, 16], DType::Int8, q(0));
+        let z = g.add_activation("z", &[1, 16], DType::Int8, q(-128));
+        let s = g.add_activation("s", &[1, 16], DType::Int8, q(0));
+        g.inputs = vec![x];
+        g.outputs = vec![s];
+        g.add_op(OpCode::LeakyRelu, &[x], &[y], vec![0; 6]);
+        g.add_op(OpCode::Logistic, &[y], &[z], vec![0; 4]);
+        g.add_op(OpCode::Add, &[y, z], &[s], vec![0; 12]);
+        let p = plan(&g).unwrap();
+        assert_ne!(p.offsets[z], p.offsets[y]);
+        // ADD overwrites one of its dying inputs.
+        assert!(p.offsets[s] == p.offsets[y] || p.offsets[s] == p.offsets[z]);
+    }
 }

@@ -95,21 +95,49 @@ pub fn manifest() -> Vec<Golden> {
     }
 }
 
-/// A golden model imported and written as a blob.
+/// A golden model imported, fused and written as a blob.
 pub struct Compiled {
     pub imported: tflite::Imported,
     pub blob: Vec<u8>,
+    /// The blob's arena (after fusion and in-place planning).
     pub arena_size: usize,
+    /// The arena the unfused graph would need (plain planning), for reports.
+    pub unfused_arena_size: usize,
+    /// Per imported-graph tensor id, its id in the blob (`None`: fused away).
+    pub blob_ids: Vec<Option<usize>>,
+}
+
+impl Compiled {
+    /// The blob tensor holding TFLite tensor `idx`: `Ok(None)` when fusion
+    /// removed it, an error when the importer never mapped it.
+    pub fn blob_tensor(&self, idx: usize) -> Result<Option<usize>> {
+        let id = self
+            .imported
+            .tensor_ids
+            .get(idx)
+            .copied()
+            .flatten()
+            .ok_or_else(|| anyhow!("TFLite tensor {idx} has no mote tensor"))?;
+        self.blob_ids
+            .get(id)
+            .copied()
+            .ok_or_else(|| anyhow!("mote tensor {id} is outside the fusion map"))
+    }
 }
 
 pub fn compile(g: &Golden) -> Result<Compiled> {
     let bytes = std::fs::read(golden_dir().join(&g.tflite))?;
     let imported = tflite::import_mapped(&bytes).context("import")?;
-    let arena_size = plan::plan(&imported.graph)?.arena_size;
-    let blob = blob::export(&imported.graph).context("blob")?;
+    let unfused_arena_size = plan::plan(&imported.graph)?.arena_size;
+    let (blob, fused) = blob::export_fused(&imported.graph).context("blob")?;
+    let arena_size = mote_core::Model::parse(&blob)
+        .map_err(|e| anyhow!("parse: {e}"))?
+        .arena_size();
     Ok(Compiled {
         imported,
         blob,
         arena_size,
+        unfused_arena_size,
+        blob_ids: fused.tensor_map,
     })
 }

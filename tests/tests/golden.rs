@@ -121,6 +121,7 @@ fn golden_outputs_match_tflm_bit_for_bit() {
 fn golden_intermediate_tensors_match_tflm() {
     let mut failures = Vec::new();
     let mut checked = 0;
+    let mut fused_away = 0;
     let mut models = 0;
     for g in manifest() {
         let Some(dir) = &g.tensors_dir else {
@@ -161,13 +162,12 @@ fn golden_intermediate_tensors_match_tflm() {
                     }
                     let idx = usize_field(e, "index")?;
                     let want = Npy::read(&run_dir.join(str_field(e, "file")?))?;
-                    let id = compiled
-                        .imported
-                        .tensor_ids
-                        .get(idx)
-                        .copied()
-                        .flatten()
-                        .ok_or_else(|| anyhow!("TFLite tensor {idx} has no mote tensor"))?;
+                    // Tensors the fusion pass removed are never stored; the
+                    // op that absorbed them is checked through its output.
+                    let Some(id) = compiled.blob_tensor(idx)? else {
+                        fused_away += 1;
+                        continue;
+                    };
                     let got = seen
                         .get(&u16::try_from(id)?)
                         .ok_or_else(|| anyhow!("no op wrote tensor {idx} (mote {id})"))?;
@@ -197,29 +197,34 @@ fn golden_intermediate_tensors_match_tflm() {
         failures.join("\n")
     );
     assert!(checked > 0, "no intermediate tensor was checked");
+    println!("{checked} intermediate tensors matched, {fused_away} fused away");
 }
 
-/// mote's planned arena is never larger than what TFLM plans for the same
-/// model: its non-persistent ("head") area, activations plus scratch, which
-/// is what mote's arena holds (TFLM's total adds its persistent structs).
+/// mote's arena (fusion + in-place planning) is at most half of TFLM's
+/// whole arena for the same model (issue #7), and never larger than TFLM's
+/// non-persistent ("head") area alone.
 #[test]
-fn mote_arena_is_not_larger_than_tflm() {
+fn mote_arena_is_at_most_half_of_tflm() {
     let mut report = Vec::new();
     let mut over = Vec::new();
     for g in manifest() {
         let compiled = compile(&g).unwrap_or_else(|e| panic!("{}: {e:#}", g.name));
         report.push(format!(
-            "{}: mote {} B, TFLM head {} B, TFLM total {} B",
-            g.name, compiled.arena_size, g.tflm_arena_head, g.tflm_arena_total
+            "{}: mote {} B (unfused {} B), TFLM head {} B, TFLM total {} B",
+            g.name,
+            compiled.arena_size,
+            compiled.unfused_arena_size,
+            g.tflm_arena_head,
+            g.tflm_arena_total
         ));
-        if compiled.arena_size > g.tflm_arena_head {
+        if 2 * compiled.arena_size > g.tflm_arena_total || compiled.arena_size > g.tflm_arena_head {
             over.push(g.name.clone());
         }
     }
     println!("{}", report.join("\n"));
     assert!(
         over.is_empty(),
-        "mote needs more arena than TFLM for {over:?}:\n{}",
+        "mote needs more than half of TFLM's arena for {over:?}:\n{}",
         report.join("\n")
     );
 }

@@ -10,7 +10,7 @@ mod ops;
 use crate::error::{Error, OpError, Result};
 use crate::format::layout::limits::{MAX_OP_INPUTS, MAX_OP_WORDS};
 use crate::format::{DType, OpCode, TensorInfo};
-use crate::kernels::{Shape4, View, ViewMut};
+use crate::kernels::{KernelError, Shape4, View, ViewMut};
 use crate::le::I32s;
 use crate::model::{Model, OpInfo};
 
@@ -29,6 +29,9 @@ pub(crate) struct Operands<'m> {
 pub(crate) struct Io<'x> {
     pub inputs: [&'x [u8]; MAX_OP_INPUTS],
     pub output: &'x mut [u8],
+    /// The input the plan placed on the output's bytes (written in place):
+    /// its slot in `inputs` is empty and its values are in `output`.
+    pub in_place: Option<usize>,
 }
 
 impl<'m> Operands<'m> {
@@ -164,8 +167,17 @@ pub(crate) fn eval(model: &Model<'_>, k: u16, arena: &mut [u8]) -> Result<()> {
         return Ok(());
     }
 
-    // The plan guarantees the output overlaps no input: split the arena
-    // around it so the kernel gets one `&mut` and many `&`.
+    // The plan guarantees the output overlaps no input, except one input
+    // the op may overwrite that has exactly the output's bytes: split the
+    // arena around the output so the kernel gets one `&mut` and many `&`.
+    let mut in_place = None;
+    for i in 0..ops.op.inputs {
+        let t = ops.input(usize::from(i)).map_err(err)?;
+        if t.arena_range() == Some((o0, o1)) && may_overwrite(model, &ops.op, i) {
+            in_place = Some(usize::from(i));
+            break;
+        }
+    }
     let (below, rest) = arena.split_at_mut_checked(o0).ok_or(Error::Internal)?;
     let (output, above) = rest
         .split_at_mut_checked(o1.saturating_sub(o0))
@@ -178,6 +190,7 @@ pub(crate) fn eval(model: &Model<'_>, k: u16, arena: &mut [u8]) -> Result<()> {
     {
         let t = ops.input(i).map_err(err)?;
         *slot = match t.arena_range() {
+            _ if in_place == Some(i) => &[],
             None => ops.consts.get(i).copied().ok_or(Error::Internal)?,
             Some((s0, s1)) if s1 <= o0 => below.get(s0..s1).ok_or(Error::Internal)?,
             Some((s0, s1)) if s0 >= o1 => above
@@ -186,9 +199,16 @@ pub(crate) fn eval(model: &Model<'_>, k: u16, arena: &mut [u8]) -> Result<()> {
             Some(_) => return Err(Error::Internal),
         };
     }
-    run_op(&ops, Some(Io { inputs, output }))
-        .map(|_| ())
-        .map_err(err)
+    run_op(
+        &ops,
+        Some(Io {
+            inputs,
+            output,
+            in_place,
+        }),
+    )
+    .map(|_| ())
+    .map_err(err)
 }
 
 /// Checks the op and, with buffers, runs it; returns its MAC count.
@@ -213,7 +233,86 @@ fn run_op(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
         OpCode::LeakyRelu => ops::leaky_relu(ops, io),
         OpCode::Quantize => ops::quantize(ops, io),
         OpCode::Dequantize => ops::dequantize(ops, io),
+        OpCode::Conv2dFused => ops::conv2d_fused(ops, io),
     }
+}
+
+/// Whether `op` may write its output over input `i` (when the plan gives
+/// both the same bytes and the input dies at this op). True for ops whose
+/// output element `j` depends on that input only at element `j`: the
+/// element-wise ops (run chunk by chunk through a stack copy, see
+/// [`in_place_unary`]) and the ADD epilogue's addend of CONV_2D_FUSED
+/// (read before it is overwritten).
+pub(crate) fn may_overwrite(model: &Model<'_>, op: &OpInfo, i: u8) -> bool {
+    match op.code {
+        OpCode::Add | OpCode::Mul => i < 2,
+        OpCode::Logistic | OpCode::LeakyRelu | OpCode::HardSwish | OpCode::Quantize => i == 0,
+        OpCode::Conv2dFused => {
+            let mut words = [0i32; MAX_OP_WORDS];
+            model
+                .op_words(op, &mut words)
+                .ok()
+                .and_then(|w| crate::kernels::conv2d_fused::Params::decode(w).ok())
+                .is_some_and(|p| p.add.is_some() && i.checked_add(1) == Some(op.inputs))
+        }
+        _ => false,
+    }
+}
+
+/// Elements copied to the stack at a time by the in-place runners.
+const IN_PLACE_CHUNK: usize = 64;
+
+/// A run of `len` elements as a shape (element-wise kernels only compare
+/// element counts).
+fn run_shape(len: usize) -> Shape4 {
+    Shape4::new(1, 1, 1, len)
+}
+
+/// Runs a one-input element-wise kernel over `buf` in place: each chunk is
+/// copied to the stack and the kernel writes the chunk back, so it still
+/// sees disjoint input and output slices.
+pub(crate) fn in_place_unary(
+    buf: &mut [i8],
+    mut kernel: impl FnMut(View<'_>, ViewMut<'_>) -> core::result::Result<(), KernelError>,
+) -> core::result::Result<(), OpError> {
+    let mut tmp = [0i8; IN_PLACE_CHUNK];
+    for out in buf.chunks_mut(IN_PLACE_CHUNK) {
+        let n = out.len();
+        let src = tmp.get_mut(..n).ok_or(OpError::Tensors)?;
+        src.copy_from_slice(out);
+        kernel(
+            View::new(run_shape(n), src),
+            ViewMut::new(run_shape(n), out),
+        )?;
+    }
+    Ok(())
+}
+
+/// [`in_place_unary`] for a two-input element-wise kernel without
+/// broadcasting: `buf` holds operand `overwritten` (0 or 1), `other` the
+/// other operand (same length).
+pub(crate) fn in_place_binary(
+    buf: &mut [i8],
+    other: &[i8],
+    overwritten: usize,
+    mut kernel: impl FnMut(View<'_>, View<'_>, ViewMut<'_>) -> core::result::Result<(), KernelError>,
+) -> core::result::Result<(), OpError> {
+    if other.len() != buf.len() || overwritten > 1 {
+        return Err(OpError::Tensors);
+    }
+    let mut tmp = [0i8; IN_PLACE_CHUNK];
+    for (out, b) in buf
+        .chunks_mut(IN_PLACE_CHUNK)
+        .zip(other.chunks(IN_PLACE_CHUNK))
+    {
+        let n = out.len();
+        let a = tmp.get_mut(..n).ok_or(OpError::Tensors)?;
+        a.copy_from_slice(out);
+        let (a, b) = (View::new(run_shape(n), a), View::new(run_shape(n), b));
+        let (x, y) = if overwritten == 0 { (a, b) } else { (b, a) };
+        kernel(x, y, ViewMut::new(run_shape(n), out))?;
+    }
+    Ok(())
 }
 
 /// A tensor's shape as the kernels take it (NHWC, leading 1s).

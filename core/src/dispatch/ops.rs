@@ -6,13 +6,14 @@
 //! multiply-accumulate count. Where the parameter words repeat a tensor's
 //! zero point, the adapter requires the two to agree, so a blob cannot
 //! describe one quantization and compute with another.
-use super::{as_i8, shape4, Io, OpResult, Operands};
+use super::{as_i8, as_i8_mut, in_place_binary, in_place_unary, shape4, Io, OpResult, Operands};
 use crate::error::OpError;
 use crate::format::{DType, TensorInfo};
 use crate::kernels::{
-    add, average_pool2d, check_bias, concatenation, conv2d, depthwise_conv2d, dequantize,
-    fully_connected, hard_swish, leaky_relu, logistic, max_pool2d, mean, mul, pad, pool, quantize,
-    resize_bilinear, resize_nearest, softmax, PerChannel, Shape4, View,
+    add, average_pool2d, check_bias, concatenation, conv2d, conv2d_fused, depthwise_conv2d,
+    dequantize, fully_connected, hard_swish, input_view::MAX_PARTS, leaky_relu, logistic,
+    max_pool2d, mean, mul, pad, pool, quantize, resize_bilinear, resize_nearest, softmax,
+    KernelError, PerChannel, Shape4, View, ViewMut,
 };
 use crate::le::I32s;
 
@@ -139,7 +140,7 @@ pub(super) fn add(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
     let os = shape4(o);
     p.validate(shape4(a), shape4(b), os)?;
     if let Some(io) = io {
-        add::eval(&p, io.view(0, a)?, io.view(1, b)?, io.view_mut(o)?)?;
+        binary_eval(io, [a, b, o], |x, y, out| add::eval(&p, x, y, out))?;
     }
     Ok(p.macs(os))
 }
@@ -153,9 +154,46 @@ pub(super) fn mul(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
     let os = shape4(o);
     p.validate(shape4(a), shape4(b), os)?;
     if let Some(io) = io {
-        mul::eval(&p, io.view(0, a)?, io.view(1, b)?, io.view_mut(o)?)?;
+        binary_eval(io, [a, b, o], |x, y, out| mul::eval(&p, x, y, out))?;
     }
     Ok(p.macs(os))
+}
+
+/// Runs a binary element-wise kernel, in place over input 0 or 1 when the
+/// plan put the output on it (then that input has the output's shape).
+fn binary_eval(
+    io: Io<'_>,
+    [a, b, o]: [&TensorInfo; 3],
+    mut kernel: impl FnMut(View<'_>, View<'_>, ViewMut<'_>) -> Result<(), KernelError>,
+) -> Result<(), OpError> {
+    match io.in_place {
+        None => kernel(io.view(0, a)?, io.view(1, b)?, io.view_mut(o)?).map_err(Into::into),
+        Some(k @ (0 | 1)) => {
+            let os = shape4(o);
+            let (written, other, other_t) = if k == 0 { (a, 1, b) } else { (b, 0, a) };
+            if shape4(written) != os || shape4(other_t) != os {
+                return Err(OpError::Tensors);
+            }
+            let other = io.view(other, other_t)?.data;
+            in_place_binary(as_i8_mut(io.output)?, other, k, kernel)
+        }
+        Some(_) => Err(OpError::Tensors),
+    }
+}
+
+/// Runs a one-input element-wise kernel, in place when the plan put the
+/// output on the input.
+fn unary_eval(
+    io: Io<'_>,
+    i: &TensorInfo,
+    o: &TensorInfo,
+    mut kernel: impl FnMut(View<'_>, ViewMut<'_>) -> Result<(), KernelError>,
+) -> Result<(), OpError> {
+    match io.in_place {
+        None => kernel(io.view(0, i)?, io.view_mut(o)?).map_err(Into::into),
+        Some(0) => in_place_unary(as_i8_mut(io.output)?, kernel),
+        Some(_) => Err(OpError::Tensors),
+    }
 }
 
 /// CONCATENATION: 1 to 16 int8 inputs (activations or constants), all with
@@ -280,7 +318,7 @@ pub(super) fn logistic(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
     let os = shape4(o);
     p.validate(shape4(i), os)?;
     if let Some(io) = io {
-        logistic::eval(&p, io.view(0, i)?, io.view_mut(o)?)?;
+        unary_eval(io, i, o, |x, out| logistic::eval(&p, x, out))?;
     }
     Ok(p.macs(os))
 }
@@ -305,7 +343,7 @@ pub(super) fn hard_swish(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
     let os = shape4(o);
     p.validate(shape4(i), os)?;
     if let Some(io) = io {
-        hard_swish::eval(&p, io.view(0, i)?, io.view_mut(o)?)?;
+        unary_eval(io, i, o, |x, out| hard_swish::eval(&p, x, out))?;
     }
     Ok(p.macs(os))
 }
@@ -318,7 +356,7 @@ pub(super) fn leaky_relu(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
     let os = shape4(o);
     p.validate(shape4(i), os)?;
     if let Some(io) = io {
-        leaky_relu::eval(&p, io.view(0, i)?, io.view_mut(o)?)?;
+        unary_eval(io, i, o, |x, out| leaky_relu::eval(&p, x, out))?;
     }
     Ok(p.macs(os))
 }
@@ -341,6 +379,9 @@ pub(super) fn quantize(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
             let is = shape4(i);
             p.validate(is, os)?;
             if let Some(io) = io {
+                if io.in_place.is_some() {
+                    return Err(OpError::Tensors);
+                }
                 let bytes = io.inputs.first().copied().ok_or(OpError::Arity)?;
                 let x = crate::le::F32s::new(bytes).ok_or(OpError::Tensors)?;
                 quantize::eval_from_f32(&p, x, is, io.view_mut(o)?)?;
@@ -356,7 +397,7 @@ pub(super) fn quantize(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
             same(output_zero_point, o.zero_point())?;
             p.validate(shape4(i), os)?;
             if let Some(io) = io {
-                quantize::eval_requantize(&p, io.view(0, i)?, io.view_mut(o)?)?;
+                unary_eval(io, i, o, |x, out| quantize::eval_requantize(&p, x, out))?;
             }
         }
     }
@@ -384,4 +425,77 @@ pub(super) fn dequantize(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
         dequantize::eval(&p, x, io.output, os)?;
     }
     Ok(p.macs(os))
+}
+
+/// CONV_2D_FUSED: inputs are the view's parts (int8 activations sharing one
+/// quantization, whose zero point the conv's input offset negates), filter,
+/// bias, multiplier and shift (as CONV_2D), and with the ADD epilogue the
+/// addend (int8, the output's shape; it may be the output's own bytes).
+pub(super) fn conv2d_fused(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
+    let p = conv2d_fused::Params::decode(ops.words())?;
+    let parts = p.part_count;
+    let w = parts; // first weight input
+    let expected = parts + 4 + usize::from(p.add.is_some());
+    if usize::from(ops.op.inputs) != expected || ops.op.outputs != 1 {
+        return Err(OpError::Arity);
+    }
+    let first = ops.act_i8(0)?;
+    let mut shapes = [Shape4::default(); MAX_PARTS];
+    let mut channels = [0usize; MAX_PARTS];
+    for (i, (s, c)) in shapes.iter_mut().zip(&mut channels).enumerate().take(parts) {
+        let t = ops.act_i8(i)?;
+        same_quant(t, first)?;
+        *s = shape4(t);
+        *c = s.c;
+    }
+    same(p.conv.input_offset, -first.zero_point())?;
+    let filter = shape4(ops.dtype(w, DType::Int8)?);
+    let weights = as_i8(ops.constant(w)?)?;
+    let bias = ops.const_i32(w + 1)?;
+    let quant = PerChannel {
+        multiplier: ops.const_i32(w + 2)?,
+        shift: ops.const_i32(w + 3)?,
+    };
+    let o = ops.out_i8()?;
+    let os = shape4(o);
+    check_bias(Some(bias), os.c)?;
+    quant.validate(os.c)?;
+    let addend = match &p.add {
+        Some(a) => {
+            let t = ops.int8(w + 4)?;
+            same(a.input2_offset, -t.zero_point())?;
+            same(a.output_offset, o.zero_point())?;
+            Some(t)
+        }
+        None => {
+            same(p.conv.output_offset, o.zero_point())?;
+            None
+        }
+    };
+    let part_shapes = shapes.get(..parts).ok_or(OpError::Arity)?;
+    p.validate(part_shapes.iter().copied(), filter, addend.map(shape4), os)?;
+    if let Some(io) = io {
+        let mut views = [View::new(Shape4::default(), &[]); MAX_PARTS];
+        for (i, v) in views.iter_mut().enumerate().take(parts) {
+            *v = io.view(i, ops.input(i)?)?;
+        }
+        let addend = match (addend, io.in_place) {
+            (Some(_), Some(k)) if k == w + 4 => None,
+            (Some(t), None) => Some(io.view(w + 4, t)?),
+            (None, None) => None,
+            _ => return Err(OpError::Tensors),
+        };
+        let views = views.get(..parts).ok_or(OpError::Arity)?;
+        let filter_view = View::new(filter, weights);
+        conv2d_fused::eval(
+            &p,
+            views,
+            filter_view,
+            Some(bias),
+            quant,
+            addend,
+            io.view_mut(o)?,
+        )?;
+    }
+    Ok(p.macs(filter, os, channels.get(..parts).unwrap_or(&[])))
 }

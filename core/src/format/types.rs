@@ -177,6 +177,10 @@ op_codes! {
     Quantize = 18, "QUANTIZE";
     /// Int8 to float32 dequantization.
     Dequantize = 19, "DEQUANTIZE";
+    /// CONV_2D reading through an input view (resizes and a channel
+    /// concatenation computed on the fly), with an optional ADD epilogue;
+    /// made by the host's fusion pass.
+    Conv2dFused = 20, "CONV_2D_FUSED";
 }
 
 #[cfg(test)]
@@ -203,7 +207,7 @@ mod tests {
             }
         }
         assert_eq!(OpCode::from_code(0), None);
-        assert_eq!(OpCode::from_code(20), None);
+        assert_eq!(OpCode::from_code(21), None);
     }
 
     #[test]

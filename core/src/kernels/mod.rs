@@ -17,17 +17,20 @@
 //!
 //! Shapes are 4-D NHWC ([`Shape4`]); a tensor of lower rank is extended with
 //! leading 1s, as TFLite's `RuntimeShape::ExtendedShape(4, ...)` does.
-//! Inputs and outputs never alias (the session guarantees it).
+//! Inputs and outputs never alias (the session guarantees it; ops that the
+//! plan runs in place get a copy of each input chunk, see `dispatch`).
 
 pub mod add;
 pub mod average_pool2d;
 pub mod concatenation;
 pub mod conv2d;
+pub mod conv2d_fused;
 pub mod depthwise_conv2d;
 pub mod dequantize;
 pub mod fast;
 pub mod fully_connected;
 pub mod hard_swish;
+pub mod input_view;
 pub mod leaky_relu;
 pub mod logistic;
 pub mod max_pool2d;

@@ -35,7 +35,7 @@ pub fn prepare(align_corners: bool, half_pixel_centers: bool) -> Result<Params, 
 }
 
 /// `scale_10` for one axis.
-fn scale_10(in_size: i32, out_size: i32, align_corners: bool) -> i32 {
+pub(crate) fn scale_10(in_size: i32, out_size: i32, align_corners: bool) -> i32 {
     if align_corners && out_size > 1 {
         ((1 << 10) * (in_size - 1) + (out_size - 1) / 2) / (out_size - 1)
     } else {
@@ -44,7 +44,7 @@ fn scale_10(in_size: i32, out_size: i32, align_corners: bool) -> i32 {
 }
 
 /// TFLM `ComputeInterpolationValuesInteger`: `(scaled, lower, upper)`.
-fn interpolation(
+pub(crate) fn interpolation(
     value: i32,
     scale_10: i32,
     half_pixel_centers: bool,

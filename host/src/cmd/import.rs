@@ -20,8 +20,9 @@ pub fn run(args: Args) -> Result<()> {
         std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
     let graph =
         tflite::import(&bytes).with_context(|| format!("importing {}", args.input.display()))?;
+    let (blob, fused) = blob::export_fused(&graph)?;
+    let graph = fused.graph;
     let plan = plan::plan(&graph)?;
-    let blob = blob::export(&graph)?;
     std::fs::write(&args.output, &blob)
         .with_context(|| format!("writing {}", args.output.display()))?;
     let weights: usize = graph
