@@ -126,6 +126,7 @@ fn reference(g: &Graph, inputs: &[Vec<u8>]) -> Vec<Vec<u8>> {
                 vals[o] = bytes;
                 continue;
             }
+            OpCode::Conv2dFused => unreachable!("hand-built graphs are unfused"),
         }
         .unwrap();
         vals[o] = out.iter().map(|&x| x as u8).collect();
@@ -144,7 +145,9 @@ impl CycleCounter for Ticks {
 /// Runs `g` through blob + session and compares with [`reference`];
 /// returns (total MACs, arena bytes).
 fn check_model(g: &Graph, seed: u64) -> (u64, usize) {
-    let bytes = blob::export(g).unwrap();
+    // Unfused, so the session's per-op reports line up with the reference's
+    // ops (fusion has its own equivalence tests in `fuse` and the goldens).
+    let bytes = blob::export_unfused(g).unwrap();
     let model = Model::parse(&bytes).unwrap();
     let mut rng = sample::Rng::new(seed);
     let inputs: Vec<Vec<u8>> = g
