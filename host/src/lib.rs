@@ -3,9 +3,11 @@
 //! The `mote` binary is a thin CLI over these modules, and the workspace tests
 //! call them directly.
 
+pub mod apply;
 pub mod bench;
 pub mod blob;
 pub mod describe;
+pub mod evaluate;
 pub mod firmware;
 pub mod fuse;
 pub mod graph;

@@ -2,11 +2,13 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod eval;
 mod export;
 mod flash;
 mod import;
 mod infer;
 mod inspect;
+mod run;
 mod sim;
 mod synth;
 mod train;
@@ -38,6 +40,10 @@ enum Command {
     Inspect(inspect::Args),
     /// Run one inference through mote-core: .npy in, .npy out.
     Infer(infer::Args),
+    /// A segmenter's masks/overlays or a counter's heat maps/counts for images.
+    Run(run::Args),
+    /// Accuracy on a `mote synth` folder: IoU per class, or count MAE/RMSE.
+    Eval(eval::Args),
     /// Render synthetic training data: faces, crowds, fractals.
     Synth(synth::Args),
     /// Train the segmenter or the counter (candle, CPU).
@@ -54,6 +60,8 @@ impl Cli {
             Command::Flash(args) => flash::run(args),
             Command::Inspect(args) => inspect::run(args),
             Command::Infer(args) => infer::run(args),
+            Command::Run(args) => run::run(args),
+            Command::Eval(args) => eval::run(args),
             Command::Synth(args) => synth::run(args),
             Command::Train(args) => train::run(args),
         }
