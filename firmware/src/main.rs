@@ -13,8 +13,11 @@ mod calibrate;
 mod camera_app;
 #[cfg(feature = "board-sim")]
 mod files;
+#[cfg(feature = "board-sim")]
+mod frames;
 mod memory;
-#[cfg(feature = "board-h743")]
+mod models;
+mod pipeline;
 mod preprocess;
 mod profile;
 #[cfg(feature = "board-sim")]

@@ -112,3 +112,39 @@ impl Quantizer {
         q.clamp(-128, 127) as i8 as u8
     }
 }
+
+/// TEMPORARY until mote-core's preprocessing lands.
+#[derive(Clone, Copy, defmt::Format)]
+pub enum PixelFormat {
+    Rgb565,
+    Rgb888,
+}
+
+impl PixelFormat {
+    pub fn parse(s: &str) -> Option<PixelFormat> {
+        match s {
+            "rgb565" => Some(PixelFormat::Rgb565),
+            "rgb888" => Some(PixelFormat::Rgb888),
+            _ => None,
+        }
+    }
+    pub fn bytes_per_pixel(self) -> usize {
+        match self {
+            PixelFormat::Rgb565 => 2,
+            PixelFormat::Rgb888 => 3,
+        }
+    }
+}
+
+pub fn frame_to_input(
+    frame: &crate::pipeline::Frame,
+    input: &TensorInfo,
+    dst: &mut [u8],
+) -> Result<(), PreprocessError> {
+    match frame.format {
+        PixelFormat::Rgb565 => {
+            rgb565_be_to_input(frame.pixels, frame.width, frame.height, input, dst)
+        }
+        PixelFormat::Rgb888 => Err(PreprocessError::UnsupportedInput),
+    }
+}
