@@ -9,8 +9,8 @@
 //!   frames `frame*.bin` (see `frames`).
 //! - `models`: write the embedded models back to the host.
 //! - `panic`: fail on purpose, to prove a failure reaches the host as an exit status.
-//! - `camera` (real board, its only command): capture frames and run the demo
-//!   model on one (see `camera_app`).
+//! - `camera` (real board, its only command): capture frames and run the embedded
+//!   models on one (see `camera_app`).
 use crate::board::{self, Board};
 use crate::preprocess::PixelFormat;
 use crate::{calibrate, stack};

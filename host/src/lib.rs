@@ -7,6 +7,7 @@ pub mod bench;
 pub mod blob;
 pub mod describe;
 pub mod firmware;
+pub mod frames;
 pub mod graph;
 pub mod infer;
 pub mod model_file;

@@ -1,11 +1,12 @@
 //! `mote sim`: build the firmware and run it on a simulated board: a model on
-//! `.npy` inputs (outputs written back as `.npy`), or one of the firmware's
-//! own commands.
+//! `.npy` inputs (outputs written back as `.npy`), the firmware's embedded
+//! segmenter and counter on camera frames made from pictures (`--frames`), or
+//! one of the firmware's own commands.
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, ensure, Result};
 use mote_core::Model;
-use mote_host::{firmware, infer, model_file, npy, sim};
+use mote_host::{firmware, frames, infer, model_file, npy, sim};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,6 +22,19 @@ pub struct Args {
     /// Simulated CPU: cortex-m4 (mps2-an386) or cortex-m7 (mps2-an500).
     #[arg(long, default_value = "cortex-m4")]
     cpu: String,
+    /// Pictures to run the firmware's embedded models on, as camera frames
+    /// (resized to `--camera`, encoded as `--format`).
+    #[arg(long, num_args = 1.., conflicts_with_all = ["model", "input"])]
+    frames: Vec<PathBuf>,
+    /// Camera pixel format for `--frames`: rgb565 or rgb888.
+    #[arg(long, default_value = "rgb565")]
+    format: String,
+    /// Camera frame size for `--frames`, WIDTHxHEIGHT.
+    #[arg(long, default_value = "160x120")]
+    camera: String,
+    /// Folder for `--frames` results: each frame's raw outputs (`.npy`).
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// A firmware command when no model is given, e.g. "calibrate 1000000".
     #[arg(long, default_value = "hello")]
     command: String,
@@ -32,6 +46,9 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let board = sim::SimBoard::parse(&args.cpu)?;
     let elf = firmware::build(firmware::BoardKind::Sim)?;
+    if !args.frames.is_empty() {
+        return run_frames(&args, &elf, board);
+    }
     let Some(model_path) = &args.model else {
         let words = args.command.split_whitespace();
         let run = sim::run(&elf, &sim::SimOptions::new(board).args(words))?;
@@ -75,6 +92,51 @@ pub fn run(args: Args) -> Result<()> {
         run.ops.len(),
         macs,
         instructions as f64 / macs.max(1) as f64,
+        run.stack_bytes.unwrap_or(0)
+    );
+    Ok(())
+}
+
+/// `--frames`: the embedded models on camera frames made from pictures.
+fn run_frames(args: &Args, elf: &std::path::Path, board: sim::SimBoard) -> Result<()> {
+    let format = frames::PixelFormat::parse(&args.format)?;
+    let (width, height) = frames::parse_size(&args.camera)?;
+    let pictures = args
+        .frames
+        .iter()
+        .map(|p| frames::camera_frame(p, format, width, height))
+        .collect::<Result<Vec<_>>>()?;
+    let run = frames::run_frames(elf, board, &pictures, format.name(), width, height)?;
+    if args.verbose || run.sim.status != 0 {
+        print!("{}", run.sim.log);
+    }
+    if run.sim.status != 0 {
+        bail!("firmware exited with status {}", run.sim.status);
+    }
+    let blobs = frames::embedded_models(elf, board)?;
+    for (k, (frame, picture)) in run.frames.iter().zip(&args.frames).enumerate() {
+        println!("frame {k} ({}):", picture.display());
+        for ((name, model_run), blob) in frames::MODELS.iter().zip(&frame.models).zip(&blobs) {
+            let model = Model::parse(blob).map_err(|e| anyhow!("embedded {name}: {e}"))?;
+            println!(
+                "  {name}: {} instructions ({} ops)",
+                model_run
+                    .instructions
+                    .ok_or_else(|| anyhow!("the firmware reported no count for {name}"))?,
+                model_run.ops.len()
+            );
+            if let Some(dir) = &args.out {
+                std::fs::create_dir_all(dir)?;
+                let arrays = infer::output_arrays(&model, model_run.outputs.clone())?;
+                for (j, array) in arrays.iter().enumerate() {
+                    array.write(&dir.join(format!("frame{k}.{name}{j}.npy")))?;
+                }
+            }
+        }
+    }
+    println!(
+        "{}: stack {} bytes",
+        board.cpu(),
         run.stack_bytes.unwrap_or(0)
     );
     Ok(())
