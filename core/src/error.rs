@@ -106,8 +106,8 @@ pub enum Error {
     Version(u16),
     /// Flags this build does not know.
     Flags(u16),
-    /// The directory's reserved word is not zero.
-    Reserved,
+    /// The directory's head kind is a code this build does not know.
+    Head(u32),
     /// The body's CRC-32 differs from the header's.
     Crc { stored: u32, computed: u32 },
     /// A section lies outside the body.
@@ -145,7 +145,7 @@ impl core::fmt::Display for Error {
             Error::Magic => write!(f, "not a mote blob (bad magic)"),
             Error::Version(v) => write!(f, "unsupported format version {v}"),
             Error::Flags(v) => write!(f, "unknown flags {v:#06x}"),
-            Error::Reserved => write!(f, "reserved directory field is not zero"),
+            Error::Head(code) => write!(f, "unknown head kind {code}"),
             Error::Crc { stored, computed } => write!(
                 f,
                 "CRC mismatch: header says {stored:#010x}, body has {computed:#010x}"

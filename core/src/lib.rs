@@ -28,7 +28,7 @@ pub mod quant;
 mod session;
 
 pub use error::{Error, OpError, PlanError, Result, Section, TensorError};
-pub use format::{DType, OpCode, Quant, Shape, Storage, TensorInfo};
+pub use format::{DType, Head, OpCode, Quant, Shape, Storage, TensorInfo};
 pub use model::{Model, OpInfo};
 pub use session::{align_arena, OpReport, Session};
 

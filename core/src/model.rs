@@ -10,7 +10,7 @@ use crate::error::{Error, OpError, PlanError, Result, Section, TensorError};
 use crate::format::bytes::{f32_at, i32_at, offset, u16_at, u32_at, u8_at};
 use crate::format::layout::{self, dir, limits, op as of};
 use crate::format::tensor::{self, Storage, TensorErrorOr, TensorInfo};
-use crate::format::OpCode;
+use crate::format::{Head, OpCode};
 
 /// One op record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,7 @@ pub struct Model<'a> {
     const_offset: u32,
     const_len: u32,
     graph_io: u32,
+    head: Head,
 }
 
 impl<'a> Model<'a> {
@@ -107,6 +108,8 @@ impl<'a> Model<'a> {
 
         let r32 = |o| u32_at(bytes, o, h);
         let r16 = |o| u16_at(bytes, o, h);
+        let head_code = r32(dir::HEAD)?;
+        let head = Head::from_code(head_code).ok_or(Error::Head(head_code))?;
         let m = Model {
             bytes,
             arena_size: r32(dir::ARENA_SIZE)?,
@@ -126,10 +129,8 @@ impl<'a> Model<'a> {
             const_offset: r32(dir::CONST_OFFSET)?,
             const_len: r32(dir::CONST_LEN)?,
             graph_io: r32(dir::GRAPH_IO)?,
+            head,
         };
-        if r32(dir::RESERVED)? != 0 {
-            return Err(Error::Reserved);
-        }
         let align = m.arena_align;
         if !align.is_power_of_two()
             || !(layout::MIN_ARENA_ALIGN..=layout::MAX_ARENA_ALIGN).contains(&align)
@@ -398,6 +399,11 @@ impl<'a> Model<'a> {
     }
 
     // ---- accessors -------------------------------------------------------
+
+    /// What output 0 means (the directory's `head` field).
+    pub fn head(&self) -> Head {
+        self.head
+    }
 
     /// Bytes of arena the model needs.
     pub fn arena_size(&self) -> usize {
@@ -725,6 +731,36 @@ mod tests {
                 len: 79
             })
         ));
+    }
+
+    /// `empty_blob` with the directory's head word set (CRC redone).
+    fn blob_with_head(code: u32) -> [u8; HEADER_LEN] {
+        let mut b = empty_blob();
+        b[76..80].copy_from_slice(&code.to_le_bytes());
+        let crc = crc32(&b[PREFIX_LEN..]);
+        b[12..16].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn head_kind_is_validated() {
+        // Known kinds pass the header check (the empty graph fails later).
+        for code in [0, 1, 2] {
+            assert_eq!(
+                Model::parse(&blob_with_head(code)).err(),
+                Some(Error::GraphIo {
+                    output: false,
+                    index: 0
+                }),
+                "head {code}"
+            );
+        }
+        for code in [3, 0x100, u32::MAX] {
+            assert_eq!(
+                Model::parse(&blob_with_head(code)).err(),
+                Some(Error::Head(code))
+            );
+        }
     }
 
     #[test]

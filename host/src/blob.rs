@@ -154,7 +154,7 @@ pub fn write(graph: &Graph, plan: &Plan) -> Result<Vec<u8>> {
         const_off,
         constants.len(),
         graph_io,
-        0,
+        graph.head.code() as usize,
     ] {
         out.extend(u32_of(v, "directory field")?.to_le_bytes());
     }
@@ -248,6 +248,7 @@ pub fn read(bytes: &[u8]) -> Result<Graph> {
 pub fn from_model(model: &Model<'_>) -> Result<Graph> {
     let e = |e: mote_core::Error| anyhow!("{e}");
     let mut g = Graph::new();
+    g.head = model.head();
     for i in 0..model.tensor_count() {
         let info = model.tensor(i as u16).map_err(e)?;
         let quant = match info.quant {

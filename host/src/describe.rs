@@ -179,6 +179,7 @@ pub fn to_json(model: &Model<'_>, names: Option<&[String]>) -> Result<Value> {
     Ok(json!({
         "format_version": mote_core::format::layout::VERSION,
         "blob_bytes": model.bytes().len(),
+        "head": model.head().name(),
         "arena_bytes": model.arena_size(),
         "arena_align": model.arena_align(),
         "weight_bytes": model.constant_bytes(),

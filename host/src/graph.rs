@@ -10,7 +10,7 @@
 //! the op lists among its inputs (see `core/FORMAT.md` §4 for each op's
 //! input order).
 use anyhow::{bail, ensure, Result};
-pub use mote_core::format::{DType, OpCode};
+pub use mote_core::format::{DType, Head, OpCode};
 
 /// Index of a tensor in [`Graph::tensors`].
 pub type TensorId = usize;
@@ -100,6 +100,10 @@ pub struct Graph {
     pub ops: Vec<Op>,
     pub inputs: Vec<TensorId>,
     pub outputs: Vec<TensorId>,
+    /// What output 0 means (segmentation logits, a density map, or nothing
+    /// declared); written to the blob's directory so tools and firmware can
+    /// post-process without being told.
+    pub head: Head,
 }
 
 impl Graph {

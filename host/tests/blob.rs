@@ -2,7 +2,7 @@
 //! invariants, and running through `mote-core`.
 use mote_core::{align_arena, Error, Model, Session, Storage};
 use mote_host::blob;
-use mote_host::graph::{DType, Graph, OpCode, Quantization};
+use mote_host::graph::{DType, Graph, Head, OpCode, Quantization};
 use mote_host::plan;
 
 fn q(scale: f32, zero_point: i32) -> Quantization {
@@ -65,6 +65,28 @@ fn reshape_chain_runs_in_place_and_round_trips() {
     s.set_input(0, &input).unwrap();
     s.run().unwrap();
     assert_eq!(s.output(0).unwrap(), &input[..]);
+}
+
+#[test]
+fn head_kind_round_trips_and_unknown_codes_are_rejected() {
+    // Graphs default to no head, which is the old reserved 0.
+    let bytes = blob::export(&reshape_chain()).expect("export");
+    assert_eq!(&bytes[76..80], &[0; 4]);
+    assert_eq!(Model::parse(&bytes).unwrap().head(), Head::None);
+    for head in [Head::Segmentation, Head::Density] {
+        let mut g = reshape_chain();
+        g.head = head;
+        let bytes = blob::export(&g).expect("export");
+        assert_eq!(&bytes[76..80], &head.code().to_le_bytes());
+        assert_eq!(Model::parse(&bytes).unwrap().head(), head);
+        assert_eq!(blob::read(&bytes).unwrap().head, head);
+    }
+    // An unknown code (CRC redone so only the head is wrong) is a typed error.
+    let mut bytes = blob::export(&reshape_chain()).unwrap();
+    bytes[76..80].copy_from_slice(&7u32.to_le_bytes());
+    let crc = mote_core::crc32::crc32(&bytes[16..]);
+    bytes[12..16].copy_from_slice(&crc.to_le_bytes());
+    assert_eq!(Model::parse(&bytes).err(), Some(Error::Head(7)));
 }
 
 #[test]

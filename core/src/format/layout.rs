@@ -41,7 +41,7 @@ pub(crate) mod dir {
     pub const CONST_OFFSET: usize = 64;
     pub const CONST_LEN: usize = 68;
     pub const GRAPH_IO: usize = 72;
-    pub const RESERVED: usize = 76;
+    pub const HEAD: usize = 76;
 }
 
 /// Tensor record field offsets (from the record start).

@@ -5,7 +5,7 @@ pub(crate) mod tensor;
 mod types;
 
 pub use tensor::{Quant, Shape, Storage, TensorInfo};
-pub use types::{DType, OpCode};
+pub use types::{DType, Head, OpCode};
 
 /// The arena size a blob declares, readable in a `const` so firmware can
 /// size a static arena at compile time:

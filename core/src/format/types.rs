@@ -50,6 +50,55 @@ impl DType {
     }
 }
 
+/// What a model's output means, so a tool or firmware can post-process it
+/// without being told (the directory's `head` field, FORMAT.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Head {
+    /// No declared meaning: raw output tensors.
+    #[default]
+    None,
+    /// Output 0 is per-pixel class logits, int8 NHWC; the class of a pixel
+    /// is the argmax over channels (see `heads::segment`).
+    Segmentation,
+    /// Output 0 is a density map; the count is the sum of its dequantized
+    /// values (see `heads::density`).
+    Density,
+}
+
+impl Head {
+    /// Every head kind, in code order.
+    pub const ALL: &'static [Head] = &[Head::None, Head::Segmentation, Head::Density];
+
+    /// The code stored in the directory.
+    pub const fn code(self) -> u32 {
+        match self {
+            Head::None => 0,
+            Head::Segmentation => 1,
+            Head::Density => 2,
+        }
+    }
+
+    /// The head for a stored code, if the code is known.
+    pub const fn from_code(code: u32) -> Option<Head> {
+        match code {
+            0 => Some(Head::None),
+            1 => Some(Head::Segmentation),
+            2 => Some(Head::Density),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name (`none`, `segmentation`, `density`), for `inspect`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Head::None => "none",
+            Head::Segmentation => "segmentation",
+            Head::Density => "density",
+        }
+    }
+}
+
 macro_rules! op_codes {
     ($($(#[$doc:meta])* $variant:ident = $code:literal, $name:literal;)*) => {
         /// An operator. The numeric code is what the op table stores; it is
@@ -133,6 +182,17 @@ op_codes! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn head_codes_round_trip() {
+        for (i, h) in Head::ALL.iter().enumerate() {
+            assert_eq!(h.code(), i as u32);
+            assert_eq!(Head::from_code(h.code()), Some(*h));
+        }
+        assert_eq!(Head::from_code(3), None);
+        assert_eq!(Head::from_code(u32::MAX), None);
+        assert_eq!(Head::default(), Head::None);
+    }
 
     #[test]
     fn op_codes_round_trip_and_are_distinct() {

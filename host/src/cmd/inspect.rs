@@ -128,6 +128,7 @@ pub fn run(args: Args) -> Result<()> {
     for k in 0..model.output_count() {
         println!("output {k}: {}", io(k, true)?);
     }
+    println!("head: {}", model.head().name());
     let macs: u64 = ops.iter().map(|o| o.macs).sum();
     println!();
     println!(
