@@ -12,7 +12,7 @@
 //! - `camera` (real board, its only command): capture frames and run the embedded
 //!   models on one (see `camera_app`).
 use crate::board::{self, Board};
-use crate::preprocess::PixelFormat;
+use mote_core::preprocess::PixelFormat;
 use crate::{calibrate, stack};
 
 /// Exit status for a command line the firmware does not understand.
@@ -131,7 +131,7 @@ pub struct FramesArgs {
 impl FramesArgs {
     fn parse<'w>(mut words: impl Iterator<Item = &'w str>) -> Option<FramesArgs> {
         let count = words.next().and_then(|s| s.parse().ok());
-        let format = words.next().and_then(PixelFormat::parse);
+        let format = words.next().and_then(pixel_format);
         let width = words.next().and_then(|s| s.parse().ok());
         let height = words.next().and_then(|s| s.parse().ok());
         match (count, format, width, height) {
@@ -142,9 +142,23 @@ impl FramesArgs {
                 height,
             }),
             _ => {
-                defmt::error!("usage: frames N FORMAT WIDTH HEIGHT (FORMAT: rgb565, rgb888, ...)");
+                defmt::error!(
+                    "usage: frames N FORMAT WIDTH HEIGHT (FORMAT: rgb565, rgb565le, rgb888, gray8, yuyv)"
+                );
                 None
             }
         }
     }
+}
+
+/// A camera pixel format by its command-line name (the host's `--format`).
+pub fn pixel_format(name: &str) -> Option<PixelFormat> {
+    Some(match name {
+        "rgb565" | "rgb565be" => PixelFormat::Rgb565Be,
+        "rgb565le" => PixelFormat::Rgb565Le,
+        "rgb888" => PixelFormat::Rgb888,
+        "gray8" => PixelFormat::Gray8,
+        "yuyv" => PixelFormat::Yuyv,
+        _ => return None,
+    })
 }

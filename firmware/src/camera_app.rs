@@ -6,8 +6,8 @@ use mote_camera::{Config, Resolution};
 
 use crate::app::EXIT_CAMERA;
 use crate::models::Role;
-use crate::pipeline::{self, Frame, Models};
-use crate::preprocess::PixelFormat;
+use crate::pipeline::{self, Models};
+use mote_core::preprocess::PixelFormat;
 use crate::{board::Board, calibrate, memory, stack};
 
 /// Frames thrown away after `init` while auto-exposure settles (about half a
@@ -23,7 +23,13 @@ pub fn run(board: &mut Board) -> i32 {
         loop_ - base
     );
 
-    let Some(memory::Buffers { arena, frame, .. }) = memory::take() else {
+    let Some(memory::Buffers {
+        arena,
+        frame,
+        class_map,
+        ..
+    }) = memory::take()
+    else {
         defmt::error!("buffers already taken");
         return 1;
     };
@@ -60,13 +66,8 @@ pub fn run(board: &mut Board) -> i32 {
     let pixels = frame.get(..info.len).unwrap_or_default();
     log_frame_stats(pixels);
 
-    let frame = Frame {
-        pixels,
-        format: PixelFormat::Rgb565,
-        width: info.width.into(),
-        height: info.height.into(),
-    };
-    let code = run_models(board, &frame, arena);
+    let size = (info.width.into(), info.height.into());
+    let code = run_models(board, pixels, size, arena, class_map);
     defmt::info!("stack high-water {=usize} bytes", stack::high_water());
     if code == 0 {
         defmt::info!("done");
@@ -113,9 +114,20 @@ fn log_frame_stats(pixels: &[u8]) {
 
 /// Runs the embedded segmenter and counter on the frame; logs a summary of
 /// each raw output (the heads' results are logged by the pipeline).
-fn run_models(board: &mut Board, frame: &Frame, arena: &mut [u8]) -> i32 {
+fn run_models(
+    board: &mut Board,
+    frame: &[u8],
+    (width, height): (usize, usize),
+    arena: &mut [u8],
+    class_map: &mut [u8],
+) -> i32 {
     let models = match Models::load() {
         Ok(models) => models,
+        Err(code) => return code,
+    };
+    // The ArduCAM's FIFO delivers RGB565 high byte first.
+    let preprocessors = match models.preprocessors(PixelFormat::Rgb565Be, width, height) {
+        Ok(p) => p,
         Err(code) => return code,
     };
     let summary = |role: Role, k: usize, out: &[u8]| {
@@ -129,7 +141,15 @@ fn run_models(board: &mut Board, frame: &Frame, arena: &mut [u8]) -> i32 {
         );
         true
     };
-    match pipeline::run(&models, &mut board.counter, frame, arena, summary) {
+    match pipeline::run(
+        &models,
+        &preprocessors,
+        &mut board.counter,
+        frame,
+        arena,
+        class_map,
+        summary,
+    ) {
         Ok(()) => 0,
         Err(code) => code,
     }

@@ -10,16 +10,26 @@
 //! `counter.mote`), so the host can run exactly what the firmware runs.
 use crate::app::{FramesArgs, EXIT_INPUT, EXIT_OUTPUT};
 use crate::models::Role;
-use crate::pipeline::{self, Frame, Models};
+use crate::pipeline::{self, Models};
 use crate::{board::Board, files, memory, stack};
 
 pub fn run(board: &mut Board, args: &FramesArgs) -> i32 {
-    let Some(memory::Buffers { arena, frame, .. }) = memory::take() else {
+    let Some(memory::Buffers {
+        arena,
+        frame,
+        class_map,
+        ..
+    }) = memory::take()
+    else {
         defmt::error!("buffers already taken");
         return 1;
     };
     let models = match Models::load() {
         Ok(models) => models,
+        Err(code) => return code,
+    };
+    let preprocessors = match models.preprocessors(args.format, args.width, args.height) {
+        Ok(p) => p,
         Err(code) => return code,
     };
     let expected = args
@@ -72,12 +82,6 @@ pub fn run(board: &mut Board, args: &FramesArgs) -> i32 {
         }
         defmt::info!("frame {=u32}", k);
         let pixels = frame.get(..expected).unwrap_or_default();
-        let input = Frame {
-            pixels,
-            format: args.format,
-            width: args.width,
-            height: args.height,
-        };
         let emit = |role: Role, j: usize, bytes: &[u8]| {
             let name = files::Path::new(format_args!("frame{k}.{}{j}.bin", role.name()));
             match name.as_ref().and_then(|n| n.as_c_str()) {
@@ -85,7 +89,15 @@ pub fn run(board: &mut Board, args: &FramesArgs) -> i32 {
                 None => false,
             }
         };
-        if let Err(code) = pipeline::run(&models, &mut board.counter, &input, arena, emit) {
+        if let Err(code) = pipeline::run(
+            &models,
+            &preprocessors,
+            &mut board.counter,
+            pixels,
+            arena,
+            class_map,
+            emit,
+        ) {
             return code;
         }
     }

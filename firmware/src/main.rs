@@ -18,7 +18,6 @@ mod frames;
 mod memory;
 mod models;
 mod pipeline;
-mod preprocess;
 mod profile;
 #[cfg(feature = "board-sim")]
 mod run_model;

@@ -37,6 +37,14 @@ pub const FRAME_CAPACITY: usize = if cfg!(feature = "board-sim") {
     160 * 120 * 2
 };
 
+/// Bytes for the segmentation head's class map (one byte per output pixel):
+/// enough for a 256 x 256 output in simulation, 128 x 128 on the real board.
+pub const CLASS_MAP_CAPACITY: usize = if cfg!(feature = "board-sim") {
+    256 * 256
+} else {
+    128 * 128
+};
+
 /// 16-byte alignment: the blob format aligns weights to 16 bytes relative to
 /// the blob start.
 #[repr(C, align(16))]
@@ -46,6 +54,7 @@ static mut MODEL: Aligned<MODEL_CAPACITY> = Aligned([0; MODEL_CAPACITY]);
 /// Aligned as strictly as the embedded models need (at least 16 bytes).
 static mut ARENA: models::ArenaBytes<ARENA_CAPACITY> = models::ArenaBytes([0; ARENA_CAPACITY]);
 static mut FRAME: Aligned<FRAME_CAPACITY> = Aligned([0; FRAME_CAPACITY]);
+static mut CLASS_MAP: [u8; CLASS_MAP_CAPACITY] = [0; CLASS_MAP_CAPACITY];
 static TAKEN: AtomicBool = AtomicBool::new(false);
 
 /// The buffers, handed out once.
@@ -55,6 +64,8 @@ pub struct Buffers {
     pub model: &'static mut [u8],
     pub arena: &'static mut [u8],
     pub frame: &'static mut [u8],
+    /// Scratch for the segmentation head's class map.
+    pub class_map: &'static mut [u8],
 }
 
 /// The buffers, the first time this is called.
@@ -63,15 +74,17 @@ pub fn take() -> Option<Buffers> {
         return None;
     }
     // SAFETY: the flag above lets exactly one caller through, so these are the
-    // only references to the three statics for the rest of the program.
+    // only references to these statics for the rest of the program.
     unsafe {
         let model = &mut (*core::ptr::addr_of_mut!(MODEL)).0;
         let arena = &mut (*core::ptr::addr_of_mut!(ARENA)).0;
         let frame = &mut (*core::ptr::addr_of_mut!(FRAME)).0;
+        let class_map = &mut *core::ptr::addr_of_mut!(CLASS_MAP);
         Some(Buffers {
             model: model.as_mut_slice(),
             arena: arena.as_mut_slice(),
             frame: frame.as_mut_slice(),
+            class_map: class_map.as_mut_slice(),
         })
     }
 }

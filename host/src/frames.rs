@@ -9,49 +9,44 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use mote_core::preprocess::{luma, rgb888_to_rgb565, PixelFormat};
+
 use crate::sim::{self, OpCost, SimBoard, SimOptions, SimRun};
 
-/// How a camera delivers pixels (the firmware's `FORMAT` word).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PixelFormat {
-    /// 16 bits per pixel, 5/6/5, high byte first (as the OV2640 sends it).
-    Rgb565,
-    /// 24 bits per pixel, R then G then B.
-    Rgb888,
+/// A camera pixel format by the name the firmware's `frames` command and
+/// `mote sim --format` use.
+pub fn pixel_format(name: &str) -> Result<PixelFormat> {
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "rgb565" | "rgb565be" => PixelFormat::Rgb565Be,
+        "rgb565le" => PixelFormat::Rgb565Le,
+        "rgb888" => PixelFormat::Rgb888,
+        "gray8" => PixelFormat::Gray8,
+        other => bail!("camera format {other:?}: use rgb565, rgb565le, rgb888 or gray8"),
+    })
 }
 
-impl PixelFormat {
-    pub fn parse(name: &str) -> Result<PixelFormat> {
-        match name.to_ascii_lowercase().as_str() {
-            "rgb565" => Ok(PixelFormat::Rgb565),
-            "rgb888" => Ok(PixelFormat::Rgb888),
-            other => bail!("unknown camera format {other:?}: use rgb565 or rgb888"),
-        }
+/// The firmware's name for `format`.
+pub fn format_name(format: PixelFormat) -> &'static str {
+    match format {
+        PixelFormat::Rgb565Be => "rgb565",
+        PixelFormat::Rgb565Le => "rgb565le",
+        PixelFormat::Rgb888 => "rgb888",
+        PixelFormat::Gray8 => "gray8",
+        PixelFormat::Yuyv => "yuyv",
     }
+}
 
-    /// The firmware's name for it.
-    pub fn name(self) -> &'static str {
-        match self {
-            PixelFormat::Rgb565 => "rgb565",
-            PixelFormat::Rgb888 => "rgb888",
-        }
-    }
-
-    /// Encodes 8-bit RGB pixels as this format.
-    pub fn encode(self, rgb: &[u8]) -> Vec<u8> {
-        match self {
-            PixelFormat::Rgb888 => rgb.to_vec(),
-            PixelFormat::Rgb565 => rgb
-                .chunks_exact(3)
-                .flat_map(|p| {
-                    let v = (u16::from(p[0]) >> 3) << 11
-                        | (u16::from(p[1]) >> 2) << 5
-                        | u16::from(p[2]) >> 3;
-                    v.to_be_bytes()
-                })
-                .collect(),
-        }
-    }
+/// 8-bit RGB pixels as a camera delivering `format` would send them.
+/// YUYV is not produced (no RGB → YUV conversion here).
+pub fn encode(format: PixelFormat, rgb: &[u8]) -> Result<Vec<u8>> {
+    let px = rgb.chunks_exact(3).map(|p| [p[0], p[1], p[2]]);
+    Ok(match format {
+        PixelFormat::Rgb888 => rgb.to_vec(),
+        PixelFormat::Rgb565Be => px.flat_map(|p| rgb888_to_rgb565(p).to_be_bytes()).collect(),
+        PixelFormat::Rgb565Le => px.flat_map(|p| rgb888_to_rgb565(p).to_le_bytes()).collect(),
+        PixelFormat::Gray8 => px.map(|[r, g, b]| luma(r, g, b)).collect(),
+        PixelFormat::Yuyv => bail!("cannot encode YUYV frames"),
+    })
 }
 
 /// `160x120` → (160, 120).
@@ -65,16 +60,16 @@ pub fn parse_size(text: &str) -> Result<(usize, usize)> {
     }
 }
 
-/// A picture as the camera would deliver it: scaled to `width x height`
-/// (the whole picture, aspect ratio not kept, as a sensor's field of view
-/// would frame it) and encoded as `format`.
-pub fn camera_frame(path: &Path, format: PixelFormat, width: usize, height: usize) -> Result<Vec<u8>> {
+/// A picture as the camera would see it: scaled to `width x height` (the
+/// whole picture, aspect ratio not kept), 8-bit RGB. Encode it with
+/// [`encode`] for the frame the camera delivers.
+pub fn camera_rgb(path: &Path, width: usize, height: usize) -> Result<Vec<u8>> {
     let picture = image::open(path)
         .with_context(|| format!("reading {}", path.display()))?
         .to_rgb8();
     let (w, h) = (u32::try_from(width)?, u32::try_from(height)?);
     let scaled = image::imageops::resize(&picture, w, h, image::imageops::FilterType::Triangle);
-    Ok(format.encode(scaled.as_raw()))
+    Ok(scaled.into_raw())
 }
 
 /// The embedded models, in the order the firmware runs them.
@@ -88,6 +83,29 @@ pub struct ModelRun {
     /// Instructions for the whole inference.
     pub instructions: Option<u64>,
     pub ops: Vec<OpCost>,
+    /// Segmentation head: per class, its area in output pixels and its
+    /// bounding box (`x_min, y_min, x_max, y_max`), as logged.
+    pub classes: Vec<ClassResult>,
+    /// Density head: the count as logged.
+    pub count: Option<CountResult>,
+}
+
+/// One class of a segmentation result, as the firmware logged it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClassResult {
+    pub area: u32,
+    pub bbox: Option<[u16; 4]>,
+}
+
+/// A density result as the firmware logged it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CountResult {
+    /// `scale * sum_q`.
+    pub count: f32,
+    /// The exact integer sum of the map's `q - zero_point`.
+    pub sum_q: i64,
+    /// Local peaks found.
+    pub peaks: u32,
 }
 
 /// Both models' runs on one frame (`models[i]` is [`MODELS`]`[i]`).
@@ -106,12 +124,12 @@ pub struct FramesRun {
 }
 
 /// Runs the firmware's embedded models on `frames` (each `width x height`
-/// pixels of `format`, e.g. `rgb565`, as the camera delivers them).
+/// pixels of `format`, as the camera delivers them).
 pub fn run_frames(
     elf: &Path,
     board: SimBoard,
     frames: &[Vec<u8>],
-    format: &str,
+    format: PixelFormat,
     width: usize,
     height: usize,
 ) -> Result<FramesRun> {
@@ -122,7 +140,7 @@ pub fn run_frames(
     let args = [
         "frames".to_string(),
         frames.len().to_string(),
-        format.to_string(),
+        format_name(format).to_string(),
         width.to_string(),
         height.to_string(),
     ];
@@ -193,6 +211,15 @@ fn parse_log(log: &str) -> Vec<FrameRun> {
         let Some(frame) = frames.last_mut() else {
             continue;
         };
+        let first = msg.split_whitespace().next().unwrap_or("");
+        if let Some(model) = MODELS
+            .iter()
+            .position(|m| *m == first)
+            .and_then(|i| frame.models.get_mut(i))
+        {
+            parse_result(msg, model);
+            continue;
+        }
         let Some(name) = value(msg, "model=") else {
             continue;
         };
@@ -212,6 +239,39 @@ fn parse_log(log: &str) -> Vec<FrameRun> {
     frames
 }
 
+/// Head result lines: `segmenter class 1 area=12 bbox=0,1,5,7` and
+/// `counter count=3.5 sum_q=70 peaks=2` (firmware/src/pipeline.rs).
+fn parse_result(msg: &str, model: &mut ModelRun) {
+    let mut words = msg.split_whitespace().skip(1);
+    match words.next() {
+        Some("class") => {
+            let Some(area) = value(msg, "area=").and_then(|v| v.parse().ok()) else {
+                return;
+            };
+            let bbox = value(msg, "bbox=").and_then(|v| {
+                let n: Vec<u16> = v.split(',').filter_map(|x| x.parse().ok()).collect();
+                <[u16; 4]>::try_from(n).ok()
+            });
+            model.classes.push(ClassResult { area, bbox });
+        }
+        Some(w) if w.starts_with("count=") => {
+            let parsed = (
+                value(msg, "count=").and_then(|v| v.parse().ok()),
+                value(msg, "sum_q=").and_then(|v| v.parse().ok()),
+                value(msg, "peaks=").and_then(|v| v.parse().ok()),
+            );
+            if let (Some(count), Some(sum_q), Some(peaks)) = parsed {
+                model.count = Some(CountResult {
+                    count,
+                    sum_q,
+                    peaks,
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The message of a decoded log line, without its level (`INFO  ...`).
 fn message(line: &str) -> &str {
     line.split_once(' ')
@@ -224,15 +284,91 @@ fn value<'l>(line: &'l str, key: &str) -> Option<&'l str> {
     line.split_whitespace().find_map(|w| w.strip_prefix(key))
 }
 
+/// Class colours for the overlay (class 0, the background, is left as is).
+const CLASS_COLOURS: [[u8; 3]; 4] = [[0, 0, 0], [255, 64, 64], [64, 160, 255], [255, 220, 0]];
+
+/// A picture of one frame's results, side by side: the camera frame with the
+/// segmenter's classes blended in, and the frame with the counter's density
+/// map as a heat map. The heads run on the host (mote-core, the same code as
+/// on the device) over the firmware's raw outputs. `rgb` is the frame as
+/// 8-bit RGB, `width x height`.
+pub fn picture(
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    models: [&mote_core::Model; 2],
+    run: &FrameRun,
+) -> Result<image::RgbImage> {
+    use mote_core::heads::{segment, MapShape};
+    let (w, h) = (u32::try_from(width)?, u32::try_from(height)?);
+    let frame = image::RgbImage::from_raw(w, h, rgb.to_vec())
+        .context("frame size does not match its pixels")?;
+    let mut out = image::RgbImage::new(2 * w, h);
+    image::imageops::replace(&mut out, &frame, 0, 0);
+    image::imageops::replace(&mut out, &frame, i64::from(w), 0);
+
+    let [segmenter, counter] = models;
+    let output = |m: usize| run.models[m].outputs.first().context("no output 0");
+    if segmenter.head() == mote_core::Head::Segmentation {
+        let tensor = segmenter.output(0).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (shape, _, _) = MapShape::of_tensor(&tensor).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut map = vec![0u8; shape.pixels().context("class map size")?];
+        segment::segment_output::<{ segment::MAX_CLASSES }>(&tensor, output(0)?, &mut map)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (x, y, px) in out.enumerate_pixels_mut().filter(|(x, _, _)| *x < w) {
+            let (mx, my) = (x as usize * shape.width / width, y as usize * shape.height / height);
+            let class = map.get(my * shape.width + mx).copied().unwrap_or(0);
+            if class > 0 {
+                let c = CLASS_COLOURS[usize::from(class) % CLASS_COLOURS.len()];
+                for (v, c) in px.0.iter_mut().zip(c) {
+                    *v = ((u16::from(*v) + u16::from(c)) / 2) as u8;
+                }
+            }
+        }
+    }
+    if counter.head() == mote_core::Head::Density {
+        let tensor = counter.output(0).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (shape, scale, zero_point) =
+            MapShape::of_tensor(&tensor).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let map = output(1)?;
+        let values: Vec<f32> = map
+            .iter()
+            .map(|&q| (i32::from(q as i8) - zero_point) as f32 * scale)
+            .collect();
+        let peak = values.iter().copied().fold(0.0f32, f32::max);
+        for (x, y, px) in out.enumerate_pixels_mut().filter(|(x, _, _)| *x >= w) {
+            let (mx, my) = (
+                (x - w) as usize * shape.width / width,
+                y as usize * shape.height / height,
+            );
+            let v = values.get(my * shape.width + mx).copied().unwrap_or(0.0);
+            let t = if peak > 0.0 { (v / peak).clamp(0.0, 1.0) } else { 0.0 };
+            // Dark blue (nothing) to red (the densest pixel), half over the frame.
+            let heat = [(255.0 * t) as u8, 32, (255.0 * (1.0 - t)) as u8];
+            for (v, c) in px.0.iter_mut().zip(heat) {
+                *v = ((u16::from(*v) + u16::from(c)) / 2) as u8;
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn rgb565_packs_the_top_bits_high_byte_first() {
-        let px = PixelFormat::Rgb565.encode(&[0xFF, 0x00, 0x00, 0x00, 0xFF, 0x08]);
+    fn frames_encode_as_the_camera_sends_them() {
+        let rgb = [0xFF, 0x00, 0x00, 0x00, 0xFF, 0x08];
+        let px = encode(PixelFormat::Rgb565Be, &rgb).unwrap();
         assert_eq!(px, [0xF8, 0x00, 0x07, 0xE1]);
-        assert_eq!(PixelFormat::Rgb888.encode(&[1, 2, 3]), [1, 2, 3]);
+        let px = encode(PixelFormat::Rgb565Le, &rgb).unwrap();
+        assert_eq!(px, [0x00, 0xF8, 0xE1, 0x07]);
+        assert_eq!(encode(PixelFormat::Rgb888, &[1, 2, 3]).unwrap(), [1, 2, 3]);
+        for name in ["rgb565", "rgb565le", "rgb888", "gray8"] {
+            assert_eq!(format_name(pixel_format(name).unwrap()), name);
+        }
+        assert!(pixel_format("bgr").is_err());
         assert_eq!(parse_size("160x120").unwrap(), (160, 120));
         assert!(parse_size("160").is_err() && parse_size("0x5").is_err());
     }
@@ -245,6 +381,10 @@ mod tests {
                    INFO  total instructions=80 macs=2 model=segmenter\n\
                    INFO  op 0 Conv2d instructions=120 macs=3 model=counter\n\
                    INFO  total instructions=160 macs=3 model=counter\n\
+                   INFO  segmenter class 0 area=10 bbox=0,0,4,1\n\
+                   INFO  segmenter class 1 area=0\n\
+                   INFO  counter count=2.5 sum_q=10 peaks=1\n\
+                   INFO  counter peak x=1 y=2 q=9\n\
                    INFO  frame 1\n\
                    INFO  total instructions=200 macs=2 model=segmenter\n";
         let frames = parse_log(log);
@@ -253,6 +393,27 @@ mod tests {
         assert_eq!(frames[0].models[0].ops.len(), 1);
         assert_eq!(frames[0].models[1].ops[0].instructions, 120);
         assert_eq!(frames[0].models[1].instructions, Some(160));
+        assert_eq!(
+            frames[0].models[0].classes,
+            [
+                ClassResult {
+                    area: 10,
+                    bbox: Some([0, 0, 4, 1])
+                },
+                ClassResult {
+                    area: 0,
+                    bbox: None
+                }
+            ]
+        );
+        assert_eq!(
+            frames[0].models[1].count,
+            Some(CountResult {
+                count: 2.5,
+                sum_q: 10,
+                peaks: 1
+            })
+        );
         assert_eq!(frames[1].models[0].instructions, Some(200));
         assert_eq!(frames[1].models[1].instructions, None);
     }

@@ -26,7 +26,8 @@ pub struct Args {
     /// (resized to `--camera`, encoded as `--format`).
     #[arg(long, num_args = 1.., conflicts_with_all = ["model", "input"])]
     frames: Vec<PathBuf>,
-    /// Camera pixel format for `--frames`: rgb565 or rgb888.
+    /// Camera pixel format for `--frames`: rgb565 (high byte first), rgb565le,
+    /// rgb888 or gray8.
     #[arg(long, default_value = "rgb565")]
     format: String,
     /// Camera frame size for `--frames`, WIDTHxHEIGHT.
@@ -99,14 +100,18 @@ pub fn run(args: Args) -> Result<()> {
 
 /// `--frames`: the embedded models on camera frames made from pictures.
 fn run_frames(args: &Args, elf: &std::path::Path, board: sim::SimBoard) -> Result<()> {
-    let format = frames::PixelFormat::parse(&args.format)?;
+    let format = frames::pixel_format(&args.format)?;
     let (width, height) = frames::parse_size(&args.camera)?;
-    let pictures = args
+    let rgb = args
         .frames
         .iter()
-        .map(|p| frames::camera_frame(p, format, width, height))
+        .map(|p| frames::camera_rgb(p, width, height))
         .collect::<Result<Vec<_>>>()?;
-    let run = frames::run_frames(elf, board, &pictures, format.name(), width, height)?;
+    let camera = rgb
+        .iter()
+        .map(|px| frames::encode(format, px))
+        .collect::<Result<Vec<_>>>()?;
+    let run = frames::run_frames(elf, board, &camera, format, width, height)?;
     if args.verbose || run.sim.status != 0 {
         print!("{}", run.sim.log);
     }
@@ -114,10 +119,17 @@ fn run_frames(args: &Args, elf: &std::path::Path, board: sim::SimBoard) -> Resul
         bail!("firmware exited with status {}", run.sim.status);
     }
     let blobs = frames::embedded_models(elf, board)?;
+    let models = [Model::parse(&blobs[0]), Model::parse(&blobs[1])];
+    let [Ok(segmenter), Ok(counter)] = &models else {
+        bail!("the firmware's embedded models do not parse");
+    };
     for (k, (frame, picture)) in run.frames.iter().zip(&args.frames).enumerate() {
         println!("frame {k} ({}):", picture.display());
-        for ((name, model_run), blob) in frames::MODELS.iter().zip(&frame.models).zip(&blobs) {
-            let model = Model::parse(blob).map_err(|e| anyhow!("embedded {name}: {e}"))?;
+        for ((name, model_run), model) in frames::MODELS
+            .iter()
+            .zip(&frame.models)
+            .zip([segmenter, counter])
+        {
             println!(
                 "  {name}: {} instructions ({} ops)",
                 model_run
@@ -125,13 +137,30 @@ fn run_frames(args: &Args, elf: &std::path::Path, board: sim::SimBoard) -> Resul
                     .ok_or_else(|| anyhow!("the firmware reported no count for {name}"))?,
                 model_run.ops.len()
             );
+            for (class, c) in model_run.classes.iter().enumerate() {
+                match c.bbox {
+                    Some([x0, y0, x1, y1]) => println!(
+                        "    class {class}: {} pixels, box ({x0},{y0})-({x1},{y1})",
+                        c.area
+                    ),
+                    None => println!("    class {class}: 0 pixels"),
+                }
+            }
+            if let Some(c) = model_run.count {
+                println!("    count {:.2} ({} peaks)", c.count, c.peaks);
+            }
             if let Some(dir) = &args.out {
                 std::fs::create_dir_all(dir)?;
-                let arrays = infer::output_arrays(&model, model_run.outputs.clone())?;
+                let arrays = infer::output_arrays(model, model_run.outputs.clone())?;
                 for (j, array) in arrays.iter().enumerate() {
                     array.write(&dir.join(format!("frame{k}.{name}{j}.npy")))?;
                 }
             }
+        }
+        if let (Some(dir), Some(px)) = (&args.out, rgb.get(k)) {
+            let path = dir.join(format!("frame{k}.png"));
+            frames::picture(px, width, height, [segmenter, counter], frame)?.save(&path)?;
+            println!("  picture: {}", path.display());
         }
     }
     println!(
