@@ -121,6 +121,7 @@ pub fn run(board: &mut Board) -> i32 {
 }
 
 /// `frames N FORMAT W H`: how many frames, and their pixel format and size.
+#[cfg_attr(not(feature = "board-sim"), allow(dead_code))]
 pub struct FramesArgs {
     pub count: u32,
     pub format: PixelFormat,

@@ -28,10 +28,6 @@ pub fn run(board: &mut Board, args: &FramesArgs) -> i32 {
         Ok(models) => models,
         Err(code) => return code,
     };
-    let preprocessors = match models.preprocessors(args.format, args.width, args.height) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
     let expected = args
         .width
         .checked_mul(args.height)
@@ -45,6 +41,10 @@ pub fn run(board: &mut Board, args: &FramesArgs) -> i32 {
             frame.len()
         );
         return EXIT_INPUT;
+    };
+    let preprocessors = match models.preprocessors(args.format, args.width, args.height) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     for k in 0..args.count {
         let Some(name) = files::Path::new(format_args!("frame{k}.bin")) else {

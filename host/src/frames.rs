@@ -82,6 +82,8 @@ pub struct ModelRun {
     pub outputs: Vec<Vec<u8>>,
     /// Instructions for the whole inference.
     pub instructions: Option<u64>,
+    /// Instructions to make the model's input from the frame.
+    pub preprocess: Option<u64>,
     pub ops: Vec<OpCost>,
     /// Segmentation head: per class, its area in output pixels and its
     /// bounding box (`x_min, y_min, x_max, y_max`), as logged.
@@ -232,6 +234,8 @@ fn parse_log(log: &str) -> Vec<FrameRun> {
         };
         if msg.starts_with("total ") {
             model.instructions = value(msg, "instructions=").and_then(|v| v.parse().ok());
+        } else if msg.starts_with("preprocess ") {
+            model.preprocess = value(msg, "instructions=").and_then(|v| v.parse().ok());
         } else if let Some(op) = sim::parse_op_line(msg) {
             model.ops.push(op);
         }
@@ -377,6 +381,7 @@ mod tests {
     fn the_log_splits_into_frames_and_models() {
         let log = "INFO  mote firmware 0.1.0 on CortexM4\n\
                    INFO  frame 0\n\
+                   INFO  preprocess instructions=1000 model=segmenter\n\
                    INFO  op 0 Conv2d instructions=40 macs=2 model=segmenter\n\
                    INFO  total instructions=80 macs=2 model=segmenter\n\
                    INFO  op 0 Conv2d instructions=120 macs=3 model=counter\n\
@@ -390,6 +395,7 @@ mod tests {
         let frames = parse_log(log);
         assert_eq!(frames.len(), 2);
         assert_eq!(frames[0].models[0].instructions, Some(80));
+        assert_eq!(frames[0].models[0].preprocess, Some(1000));
         assert_eq!(frames[0].models[0].ops.len(), 1);
         assert_eq!(frames[0].models[1].ops[0].instructions, 120);
         assert_eq!(frames[0].models[1].instructions, Some(160));

@@ -131,11 +131,12 @@ fn run_frames(args: &Args, elf: &std::path::Path, board: sim::SimBoard) -> Resul
             .zip([segmenter, counter])
         {
             println!(
-                "  {name}: {} instructions ({} ops)",
+                "  {name}: {} instructions ({} ops), preprocessing {} instructions",
                 model_run
                     .instructions
                     .ok_or_else(|| anyhow!("the firmware reported no count for {name}"))?,
-                model_run.ops.len()
+                model_run.ops.len(),
+                model_run.preprocess.unwrap_or(0)
             );
             for (class, c) in model_run.classes.iter().enumerate() {
                 match c.bbox {
