@@ -12,8 +12,8 @@
 //! - `camera` (real board, its only command): capture frames and run the embedded
 //!   models on one (see `camera_app`).
 use crate::board::{self, Board};
-use mote_core::preprocess::PixelFormat;
 use crate::{calibrate, stack};
+use mote_core::preprocess::PixelFormat;
 
 /// Exit status for a command line the firmware does not understand.
 pub const EXIT_USAGE: i32 = 2;

@@ -7,8 +7,8 @@ use mote_camera::{Config, Resolution};
 use crate::app::EXIT_CAMERA;
 use crate::models::Role;
 use crate::pipeline::{self, Models};
-use mote_core::preprocess::PixelFormat;
 use crate::{board::Board, calibrate, memory, stack};
+use mote_core::preprocess::PixelFormat;
 
 /// Frames thrown away after `init` while auto-exposure settles (about half a
 /// second's worth, see camera/README.md).

@@ -23,14 +23,18 @@ pub fn read(path: &CStr, buf: &mut [u8]) -> Result<usize, FileError> {
     let mut len = 0;
     loop {
         let Some(rest) = buf.get_mut(len..) else {
-            return Err(FileError::TooLarge { capacity: buf.len() });
+            return Err(FileError::TooLarge {
+                capacity: buf.len(),
+            });
         };
         if rest.is_empty() {
             // Full: the file must end exactly here.
             let mut probe = [0u8; 1];
             return match file.read(&mut probe) {
                 Ok(0) => Ok(len),
-                Ok(_) => Err(FileError::TooLarge { capacity: buf.len() }),
+                Ok(_) => Err(FileError::TooLarge {
+                    capacity: buf.len(),
+                }),
                 Err(_) => Err(FileError::Io),
             };
         }

@@ -162,13 +162,14 @@ fn report(role: Role, model: &Model, session: &Session, class_map: &mut [u8]) ->
                 );
                 return Err(EXIT_OUTPUT);
             };
-            let seg = match segment::segment_output::<{ segment::MAX_CLASSES }>(&tensor, output, map) {
-                Ok(seg) => seg,
-                Err(e) => {
-                    defmt::error!("{=str}: segmentation head: {}", name, e);
-                    return Err(EXIT_OUTPUT);
-                }
-            };
+            let seg =
+                match segment::segment_output::<{ segment::MAX_CLASSES }>(&tensor, output, map) {
+                    Ok(seg) => seg,
+                    Err(e) => {
+                        defmt::error!("{=str}: segmentation head: {}", name, e);
+                        return Err(EXIT_OUTPUT);
+                    }
+                };
             for (class, stats) in seg.classes().iter().enumerate() {
                 match stats.bbox {
                     Some(b) => defmt::info!(

@@ -320,7 +320,10 @@ pub fn picture(
         segment::segment_output::<{ segment::MAX_CLASSES }>(&tensor, output(0)?, &mut map)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         for (x, y, px) in out.enumerate_pixels_mut().filter(|(x, _, _)| *x < w) {
-            let (mx, my) = (x as usize * shape.width / width, y as usize * shape.height / height);
+            let (mx, my) = (
+                x as usize * shape.width / width,
+                y as usize * shape.height / height,
+            );
             let class = map.get(my * shape.width + mx).copied().unwrap_or(0);
             if class > 0 {
                 let c = CLASS_COLOURS[usize::from(class) % CLASS_COLOURS.len()];
@@ -346,7 +349,11 @@ pub fn picture(
                 y as usize * shape.height / height,
             );
             let v = values.get(my * shape.width + mx).copied().unwrap_or(0.0);
-            let t = if peak > 0.0 { (v / peak).clamp(0.0, 1.0) } else { 0.0 };
+            let t = if peak > 0.0 {
+                (v / peak).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
             // Dark blue (nothing) to red (the densest pixel), half over the frame.
             let heat = [(255.0 * t) as u8, 32, (255.0 * (1.0 - t)) as u8];
             for (v, c) in px.0.iter_mut().zip(heat) {

@@ -52,8 +52,9 @@ fn host_head(model: &Model, output0: &[u8]) -> (Vec<ClassResult>, Option<(f32, i
         Head::Segmentation => {
             let (shape, _, _) = MapShape::of_tensor(&tensor).expect("map shape");
             let mut map = vec![0u8; shape.pixels().unwrap()];
-            let seg = segment::segment_output::<{ segment::MAX_CLASSES }>(&tensor, output0, &mut map)
-                .expect("segment");
+            let seg =
+                segment::segment_output::<{ segment::MAX_CLASSES }>(&tensor, output0, &mut map)
+                    .expect("segment");
             let classes = seg
                 .classes()
                 .iter()
@@ -67,21 +68,36 @@ fn host_head(model: &Model, output0: &[u8]) -> (Vec<ClassResult>, Option<(f32, i
         Head::Density => {
             let mut peaks = [density::Peak::default(); 4];
             let d = density::analyze(&tensor, output0, 0.0, &mut peaks).expect("density");
-            (Vec::new(), Some((d.count.value(), d.count.sum_q, d.peaks_found)))
+            (
+                Vec::new(),
+                Some((d.count.value(), d.count.sum_q, d.peaks_found)),
+            )
         }
     }
 }
 
 fn check_frame(models: &[Model; 2], device: &FrameRun, host: [Vec<Vec<u8>>; 2], what: &str) {
-    for (((name, model), run), host) in frames::MODELS.iter().zip(models).zip(&device.models).zip(host) {
+    for (((name, model), run), host) in frames::MODELS
+        .iter()
+        .zip(models)
+        .zip(&device.models)
+        .zip(host)
+    {
         assert_eq!(run.outputs.len(), model.output_count(), "{what} {name}");
         for (k, (d, h)) in run.outputs.iter().zip(&host).enumerate() {
             assert!(d == h, "{what} {name}: output {k} differs from the host's");
         }
-        assert_eq!(run.ops.len(), model.op_count(), "{what} {name}: per-op lines");
+        assert_eq!(
+            run.ops.len(),
+            model.op_count(),
+            "{what} {name}: per-op lines"
+        );
         let total = run.instructions.expect("total line");
         let per_op: u64 = run.ops.iter().map(|op| op.instructions).sum();
-        assert!(per_op <= total && total > 0, "{what} {name}: ops {per_op}, total {total}");
+        assert!(
+            per_op <= total && total > 0,
+            "{what} {name}: ops {per_op}, total {total}"
+        );
         let (classes, count) = host_head(model, &host[0]);
         assert_eq!(run.classes, classes, "{what} {name}: class areas and boxes");
         assert_eq!(
@@ -119,7 +135,12 @@ fn embedded_models_give_the_host_bytes_on_camera_frames() {
                 host_run(&models[0], frame, format, w, h),
                 host_run(&models[1], frame, format, w, h),
             ];
-            check_frame(&models, device, host, &format!("{board:?} {format:?} frame {k}"));
+            check_frame(
+                &models,
+                device,
+                host,
+                &format!("{board:?} {format:?} frame {k}"),
+            );
         }
         assert!(run.stack_bytes.is_some_and(|b| b > 0), "no stack figure");
     }
@@ -140,7 +161,10 @@ fn a_frame_of_the_wrong_size_is_refused() {
     let elf = sim_firmware();
     let (w, h) = (160, 120);
     let good = frames::encode(PixelFormat::Rgb565Be, &picture(w, h, 0)).expect("encode");
-    for frame in [&good[..good.len() - 1], &[good.as_slice(), &[0, 0]].concat()[..]] {
+    for frame in [
+        &good[..good.len() - 1],
+        &[good.as_slice(), &[0, 0]].concat()[..],
+    ] {
         let run = frames::run_frames(
             &elf,
             SimBoard::CortexM4,
@@ -151,14 +175,24 @@ fn a_frame_of_the_wrong_size_is_refused() {
         )
         .expect("sim");
         assert_eq!(run.sim.status, EXIT_INPUT, "{}", run.sim.log);
-        let wanted = format!("frame 1: {} bytes, a 160x120 Rgb565Be frame is 38400 bytes", frame.len());
+        let wanted = format!(
+            "frame 1: {} bytes, a 160x120 Rgb565Be frame is 38400 bytes",
+            frame.len()
+        );
         assert!(run.sim.log.contains(&wanted), "{}", run.sim.log);
         // Frame 0 was fine and went through both models before frame 1 was refused.
         assert_eq!(run.frames.len(), 1, "{}", run.sim.log);
     }
     // A size the frame buffer cannot hold at all.
-    let run = frames::run_frames(&elf, SimBoard::CortexM7, &[good], PixelFormat::Rgb888, 4000, 3000)
-        .expect("sim");
+    let run = frames::run_frames(
+        &elf,
+        SimBoard::CortexM7,
+        &[good],
+        PixelFormat::Rgb888,
+        4000,
+        3000,
+    )
+    .expect("sim");
     assert_eq!(run.sim.status, EXIT_INPUT, "{}", run.sim.log);
     assert!(run.sim.log.contains("does not fit"), "{}", run.sim.log);
 }
