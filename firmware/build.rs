@@ -1,13 +1,56 @@
-//! Puts the board's memory map where cortex-m-rt's `link.x` looks for it: a
-//! file named `memory.x` in a folder on the link search path.
+//! Two jobs, both done before the firmware compiles:
 //!
-//! The maps are `memory-sim.x` and `memory-h743.x`; neither may be called
-//! `memory.x` in this folder, because the linker runs here and would find that
-//! one first, whatever the board.
-use std::{env, fs, path::PathBuf};
+//! 1. Puts the board's memory map where cortex-m-rt's `link.x` looks for it:
+//!    a file named `memory.x` in a folder on the link search path. The maps
+//!    are `memory-sim.x` and `memory-h743.x`; neither may be called
+//!    `memory.x` in this folder, because the linker runs here and would find
+//!    that one first, whatever the board.
+//! 2. Embeds the two models the firmware runs on camera frames (the
+//!    segmenter and the counter) and sizes the one arena they share. It reads
+//!    each blob's arena size and alignment from the directory (bytes 16 and
+//!    20, core/FORMAT.md §2) and writes `$OUT_DIR/models.rs`: the blobs as
+//!    16-byte aligned statics and the arena's size and alignment as consts,
+//!    so the arena is a static whose size the linker checks against RAM.
+//!
+//! Which blobs: `MOTE_SEGMENTER` and `MOTE_COUNTER` (paths, relative to this
+//! folder or absolute), else the shipped `../models/segmenter.mote` and
+//! `../models/counter.mote`. Until those ship, the default is a stand-in pair
+//! in `models/` made from the runtime's `encdec` golden model (see
+//! `models/README.md`).
+use std::{
+    env, fs,
+    path::{Path, PathBuf},
+};
+
+/// The directory fields this build reads (core/FORMAT.md §2).
+const MAGIC: &[u8; 4] = b"MOTE";
+const ARENA_SIZE_AT: usize = 16;
+const ARENA_ALIGN_AT: usize = 20;
+/// The blob aligns weights to 16 bytes relative to its start, so the static
+/// holding it must be at least that aligned; the arena likewise never needs less.
+const MIN_ALIGN: u32 = 16;
+
+/// One embedded model, as the build found it.
+struct Embedded {
+    /// `SEGMENTER` / `COUNTER`: the prefix of the generated names.
+    name: &'static str,
+    path: PathBuf,
+    arena_size: u32,
+    arena_align: u32,
+}
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    memory_map(&out);
+    let models = [
+        embed("SEGMENTER", "MOTE_SEGMENTER", "segmenter"),
+        embed("COUNTER", "MOTE_COUNTER", "counter"),
+    ];
+    fs::write(out.join("models.rs"), generated(&models)).expect("write models.rs");
+    println!("cargo:rerun-if-changed=build.rs");
+}
+
+fn memory_map(out: &Path) {
     let source = if env::var_os("CARGO_FEATURE_BOARD_H743").is_some() {
         "memory-h743.x"
     } else {
@@ -17,5 +60,90 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory-sim.x");
     println!("cargo:rerun-if-changed=memory-h743.x");
-    println!("cargo:rerun-if-changed=build.rs");
+}
+
+/// The blob for `role`: the environment's choice, else the shipped model,
+/// else the stand-in.
+fn choose(var: &str, role: &str) -> PathBuf {
+    println!("cargo:rerun-if-env-changed={var}");
+    let here = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    if let Some(path) = env::var_os(var) {
+        return here.join(path);
+    }
+    // Watch the shipped models' folder (a path that does not exist would
+    // rerun this script on every build), so the build switches to the shipped
+    // model the moment it lands.
+    println!("cargo:rerun-if-changed={}", here.join("../models").display());
+    let shipped = here.join(format!("../models/{role}.mote"));
+    if shipped.is_file() {
+        shipped
+    } else {
+        here.join(format!("models/standin-{role}.mote"))
+    }
+}
+
+fn embed(name: &'static str, var: &str, role: &str) -> Embedded {
+    let path = choose(var, role);
+    println!("cargo:rerun-if-changed={}", path.display());
+    let bytes = fs::read(&path)
+        .unwrap_or_else(|e| panic!("{role} model {}: {e} (set {var})", path.display()));
+    let word = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    let (Some(arena_size), Some(arena_align)) = (word(ARENA_SIZE_AT), word(ARENA_ALIGN_AT)) else {
+        panic!("{role} model {}: too short for a blob", path.display());
+    };
+    assert!(
+        bytes.starts_with(MAGIC),
+        "{role} model {}: not a mote blob (no MOTE magic)",
+        path.display()
+    );
+    assert!(
+        arena_align.is_power_of_two() && (MIN_ALIGN..=4096).contains(&arena_align),
+        "{role} model {}: arena alignment {arena_align} is not a power of two in 16..=4096",
+        path.display()
+    );
+    Embedded {
+        name,
+        path: path.canonicalize().unwrap_or(path),
+        arena_size,
+        arena_align,
+    }
+}
+
+/// `models.rs`: one block per model, then the shared arena's figures.
+fn generated(models: &[Embedded]) -> String {
+    let mut s = String::from("// Generated by build.rs from the embedded blobs' directories.\n");
+    for m in models {
+        let path = m.path.display().to_string();
+        s += &format!(
+            "/// The blob embedded from `{path}`.\n\
+             pub static {n}: &Blob<[u8]> = &Blob(*include_bytes!({path:?}));\n\
+             /// Arena bytes the blob's memory plan needs.\n\
+             pub const {n}_ARENA: usize = {size};\n\
+             /// Alignment the blob requires of the arena's start.\n\
+             pub const {n}_ALIGN: usize = {align};\n",
+            n = m.name,
+            size = m.arena_size,
+            align = m.arena_align,
+        );
+    }
+    let size = models.iter().map(|m| m.arena_size).max().unwrap_or(0);
+    let align = models
+        .iter()
+        .map(|m| m.arena_align)
+        .max()
+        .unwrap_or(MIN_ALIGN);
+    s += &format!(
+        "/// Arena bytes for the embedded models: they run one after the other, so the largest plan.\n\
+         pub const ARENA_SIZE: usize = {size};\n\
+         /// The strictest alignment the embedded models ask of the arena.\n\
+         pub const ARENA_ALIGN: usize = {align};\n\
+         /// A byte array aligned as the embedded models' arena must be.\n\
+         #[repr(C, align({align}))]\n\
+         pub struct ArenaBytes<const N: usize>(pub [u8; N]);\n"
+    );
+    s
 }

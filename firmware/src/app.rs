@@ -5,11 +5,15 @@
 //! - `calibrate N`: count `2 N` instructions of a known loop and report the measurement.
 //! - `run [ARENA_BYTES]`: run `model.mote` on `input*.bin`, write `output*.bin`
 //!   (see `run_model`); the optional arena cap tests the too-small-arena path.
+//! - `frames N FORMAT W H`: run the embedded segmenter and counter on camera
+//!   frames `frame*.bin` (see `frames`).
+//! - `models`: write the embedded models back to the host.
 //! - `panic`: fail on purpose, to prove a failure reaches the host as an exit status.
-//! - `camera` (real board, its only command): capture frames and run the demo
-//!   model on one (see `camera_app`).
+//! - `camera` (real board, its only command): capture frames and run the embedded
+//!   models on one (see `camera_app`).
 use crate::board::{self, Board};
 use crate::{calibrate, stack};
+use mote_core::preprocess::PixelFormat;
 
 /// Exit status for a command line the firmware does not understand.
 pub const EXIT_USAGE: i32 = 2;
@@ -25,12 +29,15 @@ pub const EXIT_OUTPUT: i32 = 6;
 #[cfg_attr(not(feature = "board-h743"), allow(dead_code))]
 pub const EXIT_CAMERA: i32 = 7;
 
-// Each board parses every command; `Run`'s argument is read only in simulation.
+// Each board parses every command; `Run`'s and `Frames`' arguments are read
+// only in simulation.
 #[cfg_attr(not(feature = "board-sim"), allow(dead_code))]
 enum Command {
     Hello,
     Calibrate(u32),
     Run { arena_limit: Option<usize> },
+    Frames(FramesArgs),
+    Models,
     Panic,
     Camera,
 }
@@ -39,6 +46,9 @@ impl Command {
     fn parse(board: &Board) -> Option<Command> {
         let mut words = board.args.words();
         let command = words.next().unwrap_or("hello");
+        if command == "frames" {
+            return FramesArgs::parse(words).map(Command::Frames);
+        }
         let number: Option<u32> = words.next().and_then(|s| s.parse().ok());
         Some(match command {
             "hello" => Command::Hello,
@@ -46,6 +56,7 @@ impl Command {
             "run" => Command::Run {
                 arena_limit: number.map(|n| n as usize),
             },
+            "models" => Command::Models,
             "panic" => Command::Panic,
             "camera" => Command::Camera,
             other => {
@@ -92,15 +103,63 @@ pub fn run(board: &mut Board) -> i32 {
         }
         #[cfg(feature = "board-sim")]
         Command::Run { arena_limit } => crate::run_model::run(board, arena_limit),
+        #[cfg(feature = "board-sim")]
+        Command::Frames(args) => crate::frames::run(board, &args),
+        #[cfg(feature = "board-sim")]
+        Command::Models => crate::frames::dump_models(),
         #[cfg(feature = "board-h743")]
         Command::Camera => crate::camera_app::run(board),
         Command::Panic => defmt::panic!("panic requested"),
         // A command this board has no hardware for: models come from the
         // host only in simulation, frames from a camera only on the real board.
         #[allow(unreachable_patterns)]
-        Command::Run { .. } | Command::Camera => {
+        Command::Run { .. } | Command::Frames(_) | Command::Models | Command::Camera => {
             defmt::error!("this board cannot run that command");
             EXIT_USAGE
         }
     }
+}
+
+/// `frames N FORMAT W H`: how many frames, and their pixel format and size.
+#[cfg_attr(not(feature = "board-sim"), allow(dead_code))]
+pub struct FramesArgs {
+    pub count: u32,
+    pub format: PixelFormat,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl FramesArgs {
+    fn parse<'w>(mut words: impl Iterator<Item = &'w str>) -> Option<FramesArgs> {
+        let count = words.next().and_then(|s| s.parse().ok());
+        let format = words.next().and_then(pixel_format);
+        let width = words.next().and_then(|s| s.parse().ok());
+        let height = words.next().and_then(|s| s.parse().ok());
+        match (count, format, width, height) {
+            (Some(count), Some(format), Some(width), Some(height)) => Some(FramesArgs {
+                count,
+                format,
+                width,
+                height,
+            }),
+            _ => {
+                defmt::error!(
+                    "usage: frames N FORMAT WIDTH HEIGHT (FORMAT: rgb565, rgb565le, rgb888, gray8, yuyv)"
+                );
+                None
+            }
+        }
+    }
+}
+
+/// A camera pixel format by its command-line name (the host's `--format`).
+pub fn pixel_format(name: &str) -> Option<PixelFormat> {
+    Some(match name {
+        "rgb565" | "rgb565be" => PixelFormat::Rgb565Be,
+        "rgb565le" => PixelFormat::Rgb565Le,
+        "rgb888" => PixelFormat::Rgb888,
+        "gray8" => PixelFormat::Gray8,
+        "yuyv" => PixelFormat::Yuyv,
+        _ => return None,
+    })
 }

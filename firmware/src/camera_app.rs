@@ -1,23 +1,18 @@
 //! `camera`: the real board's application. Reports the CPU and its clock,
 //! initialises the camera, captures QQVGA frames, logs their statistics, and
-//! runs the embedded demo model on the last one, with per-layer cycle counts.
+//! runs the embedded segmenter and counter on the last one (the same pipeline
+//! as the simulated board's `frames`), with per-layer cycle counts.
 use mote_camera::{Config, Resolution};
-use mote_core::{Model, Session};
 
-use crate::app::{EXIT_ARENA, EXIT_CAMERA, EXIT_INPUT, EXIT_MODEL, EXIT_OUTPUT};
-use crate::{board::Board, calibrate, memory, preprocess, profile, stack};
+use crate::app::EXIT_CAMERA;
+use crate::models::Role;
+use crate::pipeline::{self, Models};
+use crate::{board::Board, calibrate, memory, stack};
+use mote_core::preprocess::PixelFormat;
 
 /// Frames thrown away after `init` while auto-exposure settles (about half a
 /// second's worth, see camera/README.md).
 const SETTLE_FRAMES: u32 = 8;
-
-/// 16-byte aligned bytes, for an embedded model blob.
-#[repr(C, align(16))]
-struct Aligned<T: ?Sized>(T);
-
-/// The demo model (`models/demo.mote`: the runtime's `encdec` golden model,
-/// 32x24 RGB in). Aligned because the blob aligns weights to 16 bytes.
-static DEMO_MODEL: &Aligned<[u8]> = &Aligned(*include_bytes!("../models/demo.mote"));
 
 pub fn run(board: &mut Board) -> i32 {
     defmt::info!("core clock {=u32} Hz", board.core_hz);
@@ -28,7 +23,13 @@ pub fn run(board: &mut Board) -> i32 {
         loop_ - base
     );
 
-    let Some(memory::Buffers { arena, frame, .. }) = memory::take() else {
+    let Some(memory::Buffers {
+        arena,
+        frame,
+        class_map,
+        ..
+    }) = memory::take()
+    else {
         defmt::error!("buffers already taken");
         return 1;
     };
@@ -65,7 +66,8 @@ pub fn run(board: &mut Board) -> i32 {
     let pixels = frame.get(..info.len).unwrap_or_default();
     log_frame_stats(pixels);
 
-    let code = run_demo(board, pixels, info.width.into(), info.height.into(), arena);
+    let size = (info.width.into(), info.height.into());
+    let code = run_models(board, pixels, size, arena, class_map);
     defmt::info!("stack high-water {=usize} bytes", stack::high_water());
     if code == 0 {
         defmt::info!("done");
@@ -110,51 +112,45 @@ fn log_frame_stats(pixels: &[u8]) {
     );
 }
 
-/// Runs the demo model on the frame and logs a summary of its outputs.
-fn run_demo(
+/// Runs the embedded segmenter and counter on the frame; logs a summary of
+/// each raw output (the heads' results are logged by the pipeline).
+fn run_models(
     board: &mut Board,
-    pixels: &[u8],
-    width: usize,
-    height: usize,
+    frame: &[u8],
+    (width, height): (usize, usize),
     arena: &mut [u8],
+    class_map: &mut [u8],
 ) -> i32 {
-    let model = match Model::parse(&DEMO_MODEL.0) {
-        Ok(model) => model,
-        Err(e) => {
-            defmt::error!("demo model rejected: {}", e);
-            return EXIT_MODEL;
-        }
+    let models = match Models::load() {
+        Ok(models) => models,
+        Err(code) => return code,
     };
-    let mut session = match Session::new(&model, arena) {
-        Ok(session) => session,
-        Err(e) => {
-            defmt::error!("arena refused: {}", e);
-            return EXIT_ARENA;
-        }
+    // The ArduCAM's FIFO delivers RGB565 high byte first.
+    let preprocessors = match models.preprocessors(PixelFormat::Rgb565Be, width, height) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    let filled = match (model.input(0), session.input(0)) {
-        (Ok(input), Ok(dst)) => preprocess::rgb565_be_to_input(pixels, width, height, &input, dst),
-        _ => Err(preprocess::PreprocessError::UnsupportedInput),
-    };
-    if let Err(e) = filled {
-        defmt::error!("frame to model input: {}", e);
-        return EXIT_INPUT;
-    }
-    if let Err(e) = profile::run(&mut board.counter, &mut session) {
-        defmt::error!("run failed: {}", e);
-        return EXIT_MODEL;
-    }
-    for k in 0..model.output_count() {
-        let Ok(out) = session.output(k) else {
-            return EXIT_OUTPUT;
-        };
+    let summary = |role: Role, k: usize, out: &[u8]| {
         let sum: i64 = out.iter().map(|&b| i64::from(b as i8)).sum();
         defmt::info!(
-            "output {=usize}: {=usize} values, mean {=i64} (int8)",
+            "{=str} output {=usize}: {=usize} values, mean {=i64} (int8)",
+            role.name(),
             k,
             out.len(),
             sum / out.len().max(1) as i64
         );
+        true
+    };
+    match pipeline::run(
+        &models,
+        &preprocessors,
+        &mut board.counter,
+        frame,
+        arena,
+        class_map,
+        summary,
+    ) {
+        Ok(()) => 0,
+        Err(code) => code,
     }
-    0
 }

@@ -23,14 +23,18 @@ pub fn read(path: &CStr, buf: &mut [u8]) -> Result<usize, FileError> {
     let mut len = 0;
     loop {
         let Some(rest) = buf.get_mut(len..) else {
-            return Err(FileError::TooLarge { capacity: buf.len() });
+            return Err(FileError::TooLarge {
+                capacity: buf.len(),
+            });
         };
         if rest.is_empty() {
             // Full: the file must end exactly here.
             let mut probe = [0u8; 1];
             return match file.read(&mut probe) {
                 Ok(0) => Ok(len),
-                Ok(_) => Err(FileError::TooLarge { capacity: buf.len() }),
+                Ok(_) => Err(FileError::TooLarge {
+                    capacity: buf.len(),
+                }),
                 Err(_) => Err(FileError::Io),
             };
         }
@@ -48,24 +52,40 @@ pub fn write(path: &CStr, data: &[u8]) -> Result<(), FileError> {
     file.write_all(data).map_err(|_| FileError::Io)
 }
 
-/// `prefix` + `k` + `.bin` as a C string in `buf`, e.g. `input0.bin`.
-pub fn numbered<'b>(prefix: &str, k: usize, buf: &'b mut [u8; 32]) -> Option<&'b CStr> {
-    let mut digits = [0u8; 10];
-    let mut n = k;
-    let mut d = digits.len();
-    loop {
-        d -= 1;
-        *digits.get_mut(d)? = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+/// A file name built with `format_args!`, kept as a C string in a fixed
+/// buffer (semihosting wants NUL-terminated paths).
+pub struct Path {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl core::fmt::Write for Path {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        // Keep one byte for the NUL.
+        let end = self.len + s.len();
+        if end >= self.buf.len() {
+            return Err(core::fmt::Error);
         }
+        let dst = self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
-    let parts: [&[u8]; 4] = [prefix.as_bytes(), digits.get(d..)?, b".bin", b"\0"];
-    let mut len = 0;
-    for part in parts {
-        buf.get_mut(len..len + part.len())?.copy_from_slice(part);
-        len += part.len();
+}
+
+impl Path {
+    /// The name `args` spells, e.g. `path(format_args!("frame{}.bin", k))`;
+    /// `None` if it is longer than 63 bytes or holds a NUL.
+    pub fn new(args: core::fmt::Arguments) -> Option<Path> {
+        let mut path = Path {
+            buf: [0; 64],
+            len: 0,
+        };
+        core::fmt::write(&mut path, args).ok()?;
+        Some(path)
     }
-    CStr::from_bytes_with_nul(buf.get(..len)?).ok()
+
+    pub fn as_c_str(&self) -> Option<&CStr> {
+        CStr::from_bytes_with_nul(self.buf.get(..=self.len)?).ok()
+    }
 }

@@ -13,9 +13,11 @@ mod calibrate;
 mod camera_app;
 #[cfg(feature = "board-sim")]
 mod files;
+#[cfg(feature = "board-sim")]
+mod frames;
 mod memory;
-#[cfg(feature = "board-h743")]
-mod preprocess;
+mod models;
+mod pipeline;
 mod profile;
 #[cfg(feature = "board-sim")]
 mod run_model;

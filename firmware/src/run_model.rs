@@ -54,8 +54,10 @@ pub fn run(board: &mut Board, arena_limit: Option<usize>) -> i32 {
         }
     };
     for k in 0..model.input_count() {
-        let mut name = [0u8; 32];
-        let Some(path) = files::numbered("input", k, &mut name) else {
+        let Some(name) = files::Path::new(format_args!("input{k}.bin")) else {
+            return EXIT_INPUT;
+        };
+        let Some(path) = name.as_c_str() else {
             return EXIT_INPUT;
         };
         let Ok(dst) = session.input(k) else {
@@ -85,14 +87,14 @@ pub fn run(board: &mut Board, arena_limit: Option<usize>) -> i32 {
         }
     }
 
-    if let Err(e) = profile::run(&mut board.counter, &mut session) {
+    if let Err(e) = profile::run(&mut board.counter, &mut session, "model") {
         defmt::error!("run failed: {}", e);
         return EXIT_MODEL;
     }
 
     for k in 0..model.output_count() {
-        let mut name = [0u8; 32];
-        let (Some(path), Ok(bytes)) = (files::numbered("output", k, &mut name), session.output(k))
+        let name = files::Path::new(format_args!("output{k}.bin"));
+        let (Some(path), Ok(bytes)) = (name.as_ref().and_then(|n| n.as_c_str()), session.output(k))
         else {
             return EXIT_OUTPUT;
         };

@@ -10,6 +10,7 @@ pub mod describe;
 pub mod evaluate;
 pub mod firmware;
 pub mod fuse;
+pub mod frames;
 pub mod graph;
 pub mod infer;
 pub mod model_file;

@@ -288,7 +288,7 @@ fn key_value(line: &str, key: &str) -> Option<u64> {
 }
 
 /// `INFO  op 3 Conv2d instructions=1234 macs=567`.
-fn parse_op_line(line: &str) -> Option<OpCost> {
+pub fn parse_op_line(line: &str) -> Option<OpCost> {
     let mut words = line.split_whitespace().skip_while(|w| *w != "op").skip(1);
     let index = words.next()?.parse().ok()?;
     let op = words.next()?.to_string();
