@@ -116,7 +116,14 @@ pub fn evaluate(blob: &[u8], dir: &Path) -> Result<Evaluation> {
                 let (Prediction::Density { count, .. }, _) = predict(&model, &img)? else {
                     bail!("internal: density head gave another prediction");
                 };
-                score.update(count, points.len() as f64);
+                // Heads whose centre lies in the image, the rule the cards and
+                // training use (`train::evaluate::prepare`).
+                let (w, h) = (img.width() as f32, img.height() as f32);
+                let inside = points
+                    .iter()
+                    .filter(|&&(x, y)| x >= 0.0 && y >= 0.0 && x < w && y < h)
+                    .count();
+                score.update(count, inside as f64);
             }
             let n = score.pairs.len().max(1) as f64;
             Ok(Evaluation::Counting(CountEval {

@@ -194,8 +194,11 @@ fn predict_int8(model: &Model<'_>, task: Task, out: &[i8]) -> Result<Prediction>
             Prediction::Classes(classes)
         }
         Task::Counter => {
-            let (s, zp) = (o.scale() as f64, o.zero_point() as f64);
-            Prediction::Count(out.iter().map(|&q| s * (q as f64 - zp)).sum())
+            // The device's count (core's density head), so cards, `mote eval`
+            // and the board report the same number.
+            let bytes: Vec<u8> = out.iter().map(|&q| q as u8).collect();
+            let c = mote_core::heads::density::count(&bytes, o.scale(), o.zero_point());
+            Prediction::Count(f64::from(c.value()))
         }
     })
 }
