@@ -22,7 +22,7 @@ fn picture(width: usize, height: usize, seed: usize) -> Vec<u8> {
     let mut rgb = Vec::with_capacity(width * height * 3);
     for y in 0..height {
         for x in 0..width {
-            let square = (x / 16 + y / 16 + seed) % 3 == 0;
+            let square = (x / 16 + y / 16 + seed).is_multiple_of(3);
             rgb.push((x * 255 / width.max(1)) as u8);
             rgb.push((y * 255 / height.max(1)) as u8);
             rgb.push(if square { 240 } else { (seed * 60 % 256) as u8 });
