@@ -14,9 +14,7 @@
 //!
 //! Which blobs: `MOTE_SEGMENTER` and `MOTE_COUNTER` (paths, relative to this
 //! folder or absolute), else the shipped `../models/segmenter.mote` and
-//! `../models/counter.mote`. Until those ship, the default is a stand-in pair
-//! in `models/` made from the runtime's `encdec` golden model (see
-//! `models/README.md`).
+//! `../models/counter.mote`.
 use std::{
     env, fs,
     path::{Path, PathBuf},
@@ -62,24 +60,14 @@ fn memory_map(out: &Path) {
     println!("cargo:rerun-if-changed=memory-h743.x");
 }
 
-/// The blob for `role`: the environment's choice, else the shipped model,
-/// else the stand-in.
+/// The blob for `role`: the environment's choice, else the shipped model.
 fn choose(var: &str, role: &str) -> PathBuf {
     println!("cargo:rerun-if-env-changed={var}");
     let here = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     if let Some(path) = env::var_os(var) {
         return here.join(path);
     }
-    // Watch the shipped models' folder (a path that does not exist would
-    // rerun this script on every build), so the build switches to the shipped
-    // model the moment it lands.
-    println!("cargo:rerun-if-changed={}", here.join("../models").display());
-    let shipped = here.join(format!("../models/{role}.mote"));
-    if shipped.is_file() {
-        shipped
-    } else {
-        here.join(format!("models/standin-{role}.mote"))
-    }
+    here.join(format!("../models/{role}.mote"))
 }
 
 fn embed(name: &'static str, var: &str, role: &str) -> Embedded {

@@ -1,7 +1,7 @@
 //! The two models the firmware runs on camera frames, embedded at build time.
 //!
 //! `build.rs` chooses the blobs (`MOTE_SEGMENTER` / `MOTE_COUNTER`, else the
-//! shipped models, else the stand-ins in `models/`) and generates the statics
+//! shipped models in `../models/`) and generates the statics
 //! and the arena figures included below.
 
 /// 16-byte aligned bytes: the blob format aligns weights to 16 bytes relative

@@ -111,13 +111,15 @@ fn counter_counts_and_eval_errors() {
         assert!(out.join(format!("{name}.density.png")).exists());
     }
 
-    // Ground truth: 1, 4 and 9 heads.
+    // Ground truth: 1, 4 and 9 heads inside the 4x4 images, plus one whose
+    // centre lies outside (not counted, as in training and the cards).
     let truth = [1usize, 4, 9];
     for (name, n) in ["a", "b", "c"].iter().zip(truth) {
         let mut s = String::from("x,y\n");
         for i in 0..n {
-            s.push_str(&format!("{i}.5,1.0\n"));
+            s.push_str(&format!("{}.5,{}.25\n", i % 4, i / 4));
         }
+        s.push_str("4.5,1.0\n");
         std::fs::write(dir.path().join(format!("{name}.points.csv")), s).unwrap();
     }
     let Evaluation::Counting(e) = evaluate(&blob, dir.path()).unwrap() else {

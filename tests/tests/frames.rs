@@ -196,34 +196,3 @@ fn a_frame_of_the_wrong_size_is_refused() {
     assert_eq!(run.sim.status, EXIT_INPUT, "{}", run.sim.log);
     assert!(run.sim.log.contains("does not fit"), "{}", run.sim.log);
 }
-
-/// The stand-ins the firmware embeds until models ship are the runtime's
-/// `encdec` golden model with a head declared (the counter's with its two
-/// outputs swapped, so output 0 is the full-resolution map): reproducible
-/// from the golden, not opaque bytes.
-#[test]
-fn the_standins_are_the_encdec_golden_with_heads() {
-    use mote_host::blob;
-    use mote_tests::golden::{compile, manifest};
-    let golden = manifest()
-        .into_iter()
-        .find(|g| g.name == "encdec")
-        .expect("encdec golden");
-    let graph = compile(&golden).expect("compile").imported.graph;
-    let dir = mote_host::firmware::firmware_dir().join("models");
-
-    let mut segmenter = graph.clone();
-    segmenter.head = Head::Segmentation;
-    let mut counter = graph;
-    counter.outputs.swap(0, 1);
-    counter.head = Head::Density;
-    for (name, g) in [("segmenter", segmenter), ("counter", counter)] {
-        let path = dir.join(format!("standin-{name}.mote"));
-        let committed = std::fs::read(&path).expect("stand-in");
-        assert!(
-            blob::export(&g).expect("export") == committed,
-            "{} is not the encdec golden with its head",
-            path.display()
-        );
-    }
-}
