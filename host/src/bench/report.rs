@@ -191,8 +191,9 @@ impl Report {
              generics instantiated for its types) vs all other function symbols (application, \
              cortex-m-rt, defmt, semihosting, `core`, compiler builtins). Fat LTO inlines some \
              `mote_core` code into firmware functions, so the `mote_core` figure is a lower bound. \
-             The simulated board loads blobs at run time, so weights are not in this ELF: each \
-             model's weights are its blob's constants (tables above).\n"
+             `.rodata` holds the two embedded shipped blobs (their weights included, see the \
+             tables above); other models reach the simulated board at run time through \
+             semihosting.\n"
         );
         let _ = writeln!(s, "| part | bytes |\n|---|---:|");
         for (label, v) in [
