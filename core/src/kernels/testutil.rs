@@ -84,3 +84,98 @@ pub fn clamp_range() -> impl Strategy<Value = (i32, i32)> {
         1 => (-128i32..=127, -128i32..=127).prop_map(|(a, b)| (a.min(b), a.max(b))),
     ]
 }
+
+/// A fast-path property case for a convolution-like kernel: geometry, the
+/// op's prepared parameters `P`, and random data with per-channel
+/// requantization over `filter`'s output channels.
+#[derive(Debug, Clone)]
+pub struct ConvCase<P> {
+    pub input: crate::kernels::Shape4,
+    pub filter: crate::kernels::Shape4,
+    pub output: crate::kernels::Shape4,
+    pub p: P,
+    pub x: Vec<i8>,
+    pub w: Vec<i8>,
+    pub bias: Option<Vec<i32>>,
+    pub mult: Vec<i32>,
+    pub shift: Vec<i32>,
+}
+
+/// Random data for a valid geometry with `channels` output channels.
+pub fn conv_case<P: Clone + core::fmt::Debug>(
+    input: crate::kernels::Shape4,
+    filter: crate::kernels::Shape4,
+    output: crate::kernels::Shape4,
+    p: P,
+    channels: usize,
+) -> impl Strategy<Value = ConvCase<P>> {
+    (
+        data(input.elements().unwrap()),
+        data(filter.elements().unwrap()),
+        proptest::option::of(proptest::collection::vec(
+            -(1i32 << 20)..(1 << 20),
+            channels,
+        )),
+        proptest::collection::vec(multiplier(), channels),
+        proptest::collection::vec(shift(), channels),
+    )
+        .prop_map(move |(x, w, bias, mult, shift)| ConvCase {
+            input,
+            filter,
+            output,
+            p: p.clone(),
+            x,
+            w,
+            bias,
+            mult,
+            shift,
+        })
+}
+
+/// A kernel entry point with the conv/depthwise signature.
+pub type ConvEval<P, R> = fn(
+    &P,
+    crate::kernels::View<'_>,
+    crate::kernels::View<'_>,
+    Option<I32s<'_>>,
+    crate::kernels::PerChannel<'_>,
+    crate::kernels::ViewMut<'_>,
+) -> Result<R, crate::kernels::KernelError>;
+
+/// Runs the fast path (`None` when it declines) and the portable kernel on
+/// one case; the fast output starts as garbage so unwritten bytes show.
+pub fn run_fast_and_portable<P>(
+    c: &ConvCase<P>,
+    fast: ConvEval<P, bool>,
+    portable: ConvEval<P, ()>,
+) -> (Option<Vec<i8>>, Vec<i8>) {
+    use crate::kernels::{View, ViewMut};
+    let (bm, bs) = (bytes_of(&c.mult), bytes_of(&c.shift));
+    let bb = c.bias.as_ref().map(|b| bytes_of(b));
+    let quant = crate::kernels::PerChannel {
+        multiplier: view(&bm),
+        shift: view(&bs),
+    };
+    let len = c.output.elements().unwrap();
+    let mut out_fast = vec![0x55i8; len];
+    let took = fast(
+        &c.p,
+        View::new(c.input, &c.x),
+        View::new(c.filter, &c.w),
+        bb.as_deref().map(view),
+        quant,
+        ViewMut::new(c.output, &mut out_fast),
+    )
+    .unwrap();
+    let mut out_slow = vec![0i8; len];
+    portable(
+        &c.p,
+        View::new(c.input, &c.x),
+        View::new(c.filter, &c.w),
+        bb.as_deref().map(view),
+        quant,
+        ViewMut::new(c.output, &mut out_slow),
+    )
+    .unwrap();
+    (took.then_some(out_fast), out_slow)
+}

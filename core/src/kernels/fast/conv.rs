@@ -491,19 +491,7 @@ mod tests {
     use crate::kernels::{Activation, Padding, Quant, Shape4};
     use proptest::prelude::*;
 
-    /// A conv case: shapes, params and data.
-    #[derive(Debug, Clone)]
-    struct Case {
-        input: Shape4,
-        filter: Shape4,
-        output: Shape4,
-        p: Params,
-        x: Vec<i8>,
-        w: Vec<i8>,
-        bias: Option<Vec<i32>>,
-        mult: Vec<i32>,
-        shift: Vec<i32>,
-    }
+    type Case = ConvCase<Params>;
 
     /// Geometry across what the fast path distinguishes: 1x1 and 3x3 (and
     /// other) filters, strides, dilations, SAME/VALID padding, channel
@@ -552,58 +540,13 @@ mod tests {
                 },
             )
             .prop_flat_map(|(input, filter, output, p)| {
-                let oc = filter.n;
-                (
-                    data(input.elements().unwrap()),
-                    data(filter.elements().unwrap()),
-                    proptest::option::of(proptest::collection::vec(-(1i32 << 20)..(1 << 20), oc)),
-                    proptest::collection::vec(multiplier(), oc),
-                    proptest::collection::vec(shift(), oc),
-                )
-                    .prop_map(move |(x, w, bias, mult, shift)| Case {
-                        input,
-                        filter,
-                        output,
-                        p,
-                        x,
-                        w,
-                        bias,
-                        mult,
-                        shift,
-                    })
+                conv_case(input, filter, output, p, filter.n)
             })
     }
 
     /// Runs the fast path (`Ok(None)` when it declines) and the portable one.
     fn run(c: &Case) -> (Option<Vec<i8>>, Vec<i8>) {
-        let (bm, bs) = (bytes_of(&c.mult), bytes_of(&c.shift));
-        let bb = c.bias.as_ref().map(|b| bytes_of(b));
-        let quant = PerChannel {
-            multiplier: view(&bm),
-            shift: view(&bs),
-        };
-        let len = c.output.elements().unwrap();
-        let mut fast = vec![0x55i8; len];
-        let took = eval(
-            &c.p,
-            View::new(c.input, &c.x),
-            View::new(c.filter, &c.w),
-            bb.as_deref().map(view),
-            quant,
-            ViewMut::new(c.output, &mut fast),
-        )
-        .unwrap();
-        let mut slow = vec![0i8; len];
-        eval_portable(
-            &c.p,
-            View::new(c.input, &c.x),
-            View::new(c.filter, &c.w),
-            bb.as_deref().map(view),
-            quant,
-            ViewMut::new(c.output, &mut slow),
-        )
-        .unwrap();
-        (took.then_some(fast), slow)
+        run_fast_and_portable(c, eval, eval_portable)
     }
 
     proptest! {
