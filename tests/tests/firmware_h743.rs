@@ -73,3 +73,39 @@ fn h743_firmware_is_laid_out_for_the_chip() {
         "no RTT control block"
     );
 }
+
+/// The real board links only the shipped models' kernels (`shipped-ops`),
+/// while the simulated board, which runs any model, links all of them.
+#[test]
+fn h743_firmware_links_only_the_shipped_models_kernels() {
+    use object::ObjectSymbol;
+    let kernels = |path: &std::path::Path| -> std::collections::BTreeSet<String> {
+        let data = std::fs::read(path).expect("read ELF");
+        let file = object::File::parse(&*data).expect("ELF");
+        file.symbols()
+            .filter(|s| s.kind() == object::SymbolKind::Text)
+            .filter_map(|s| {
+                let name = format!("{:#}", rustc_demangle::demangle(s.name().ok()?));
+                let rest = name.split("mote_core::kernels::").nth(1)?;
+                let op = rest.split("::").next()?;
+                Some(op.to_string())
+            })
+            .collect()
+    };
+    let board = kernels(&firmware::build(BoardKind::H743).expect("real-board firmware"));
+    let sim = kernels(&firmware::build(BoardKind::Sim).expect("simulated-board firmware"));
+    for op in ["conv2d", "depthwise_conv2d", "conv2d_fused", "add"] {
+        assert!(board.contains(op), "real board lacks {op}: {board:?}");
+    }
+    for op in [
+        "mul",
+        "softmax",
+        "logistic",
+        "max_pool2d",
+        "fully_connected",
+        "mean",
+    ] {
+        assert!(sim.contains(op), "simulated board lacks {op}: {sim:?}");
+        assert!(!board.contains(op), "real board links {op}: {board:?}");
+    }
+}

@@ -211,29 +211,53 @@ pub(crate) fn eval(model: &Model<'_>, k: u16, arena: &mut [u8]) -> Result<()> {
     .map_err(err)
 }
 
-/// Checks the op and, with buffers, runs it; returns its MAC count.
+/// Checks the op and, with buffers, runs it; returns its MAC count. An op
+/// whose kernel is not compiled in (`op-*` features) is `Unsupported`, so
+/// `Model::parse` rejects a model that needs it.
 fn run_op(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
     match ops.op.code {
         OpCode::Reshape => reshape(ops),
+        #[cfg(feature = "op-conv2d")]
         OpCode::Conv2d => ops::conv2d(ops, io),
+        #[cfg(feature = "op-depthwise-conv2d")]
         OpCode::DepthwiseConv2d => ops::depthwise_conv2d(ops, io),
+        #[cfg(feature = "op-fully-connected")]
         OpCode::FullyConnected => ops::fully_connected(ops, io),
+        #[cfg(feature = "op-add")]
         OpCode::Add => ops::add(ops, io),
+        #[cfg(feature = "op-mul")]
         OpCode::Mul => ops::mul(ops, io),
+        #[cfg(feature = "op-concatenation")]
         OpCode::Concatenation => ops::concatenation(ops, io),
+        #[cfg(feature = "op-max-pool2d")]
         OpCode::MaxPool2d => ops::max_pool2d(ops, io),
+        #[cfg(feature = "op-average-pool2d")]
         OpCode::AveragePool2d => ops::average_pool2d(ops, io),
+        #[cfg(feature = "op-mean")]
         OpCode::Mean => ops::mean(ops, io),
+        #[cfg(feature = "op-pad")]
         OpCode::Pad => ops::pad(ops, io),
+        #[cfg(feature = "op-resize-nearest")]
         OpCode::ResizeNearestNeighbor => ops::resize_nearest(ops, io),
+        #[cfg(feature = "op-resize-bilinear")]
         OpCode::ResizeBilinear => ops::resize_bilinear(ops, io),
+        #[cfg(feature = "op-logistic")]
         OpCode::Logistic => ops::logistic(ops, io),
+        #[cfg(feature = "op-softmax")]
         OpCode::Softmax => ops::softmax(ops, io),
+        #[cfg(feature = "op-hard-swish")]
         OpCode::HardSwish => ops::hard_swish(ops, io),
+        #[cfg(feature = "op-leaky-relu")]
         OpCode::LeakyRelu => ops::leaky_relu(ops, io),
+        #[cfg(feature = "op-quantize")]
         OpCode::Quantize => ops::quantize(ops, io),
+        #[cfg(feature = "op-dequantize")]
         OpCode::Dequantize => ops::dequantize(ops, io),
+        #[cfg(feature = "op-conv2d-fused")]
         OpCode::Conv2dFused => ops::conv2d_fused(ops, io),
+        // Ops whose kernel this build leaves out (see core/Cargo.toml).
+        #[allow(unreachable_patterns)]
+        _ => Err(OpError::Unsupported),
     }
 }
 
@@ -271,6 +295,7 @@ fn run_shape(len: usize) -> Shape4 {
 /// Runs a one-input element-wise kernel over `buf` in place: each chunk is
 /// copied to the stack and the kernel writes the chunk back, so it still
 /// sees disjoint input and output slices.
+#[cfg_attr(not(feature = "all-ops"), allow(dead_code))]
 pub(crate) fn in_place_unary(
     buf: &mut [i8],
     mut kernel: impl FnMut(View<'_>, ViewMut<'_>) -> core::result::Result<(), KernelError>,

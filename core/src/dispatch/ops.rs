@@ -6,6 +6,8 @@
 //! multiply-accumulate count. Where the parameter words repeat a tensor's
 //! zero point, the adapter requires the two to agree, so a blob cannot
 //! describe one quantization and compute with another.
+// With only some `op-*` features, the glue of the others is unused.
+#![cfg_attr(not(feature = "all-ops"), allow(dead_code))]
 use super::{as_i8, as_i8_mut, in_place_binary, in_place_unary, shape4, Io, OpResult, Operands};
 use crate::error::OpError;
 use crate::format::{DType, TensorInfo};

@@ -30,6 +30,10 @@ pub struct FlashSplit {
     pub data_bytes: u64,
     /// Function symbols of `mote_core`.
     pub mote_core_code_bytes: u64,
+    /// The part of them that is the runtime proper (model reader, planner,
+    /// interpreter, kernels): `mote_core` minus camera preprocessing and the
+    /// task heads, which an application may or may not use.
+    pub runtime_code_bytes: u64,
     /// All other function symbols.
     pub other_code_bytes: u64,
     /// The largest `mote_core` functions (demangled, hash stripped), by size.
@@ -46,6 +50,7 @@ pub fn split(path: &Path) -> Result<FlashSplit> {
         rodata_bytes: 0,
         data_bytes: 0,
         mote_core_code_bytes: 0,
+        runtime_code_bytes: 0,
         other_code_bytes: 0,
         largest_mote_core: Vec::new(),
     };
@@ -79,6 +84,9 @@ pub fn split(path: &Path) -> Result<FlashSplit> {
         );
         if name.contains("mote_core") {
             split.mote_core_code_bytes += symbol.size();
+            if !name.contains("mote_core::preprocess") && !name.contains("mote_core::heads") {
+                split.runtime_code_bytes += symbol.size();
+            }
             mote.push((name, symbol.size()));
         } else {
             split.other_code_bytes += symbol.size();

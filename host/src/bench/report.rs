@@ -12,6 +12,9 @@ pub struct Report {
     /// `bench::toolchain_text`: the compiler that built the firmware.
     pub toolchain: String,
     pub flash: FlashSplit,
+    /// The real-board firmware (STM32H743), which links only the shipped
+    /// models' kernels (`shipped-ops`); `None` when it was not built.
+    pub board_flash: Option<FlashSplit>,
     pub models: Vec<ModelBench>,
     /// Wall-clock seconds `mote bench` took on the machine that ran it.
     pub seconds: f64,
@@ -41,6 +44,21 @@ fn run_json(m: &ModelBench) -> Value {
     )
 }
 
+/// One firmware's flash split as JSON.
+fn flash_json(f: &FlashSplit) -> Value {
+    json!({
+        "flash_bytes": f.flash_bytes,
+        "text_bytes": f.text_bytes,
+        "rodata_bytes": f.rodata_bytes,
+        "data_bytes": f.data_bytes,
+        "mote_core_code_bytes": f.mote_core_code_bytes,
+        "runtime_code_bytes": f.runtime_code_bytes,
+        "other_code_bytes": f.other_code_bytes,
+        "largest_mote_core_functions": f.largest_mote_core.iter()
+            .map(|(n, s)| json!({"name": n, "bytes": s})).collect::<Vec<_>>(),
+    })
+}
+
 impl Report {
     pub fn to_json(&self) -> Value {
         let f = &self.flash;
@@ -55,16 +73,8 @@ impl Report {
                 "flash": "firmware ELF: allocated sections below RAM plus .data's load image; code split by \
                           function symbols whose demangled name contains `mote_core` vs all others",
             },
-            "flash": {
-                "flash_bytes": f.flash_bytes,
-                "text_bytes": f.text_bytes,
-                "rodata_bytes": f.rodata_bytes,
-                "data_bytes": f.data_bytes,
-                "mote_core_code_bytes": f.mote_core_code_bytes,
-                "other_code_bytes": f.other_code_bytes,
-                "largest_mote_core_functions": f.largest_mote_core.iter()
-                    .map(|(n, s)| json!({"name": n, "bytes": s})).collect::<Vec<_>>(),
-            },
+            "flash": flash_json(f),
+            "board_flash": self.board_flash.as_ref().map(flash_json),
             "models": self.models.iter().map(|m| {
                 let mut v = json!({
                     "key": m.key,
@@ -195,24 +205,42 @@ impl Report {
              tables above); other models reach the simulated board at run time through \
              semihosting.\n"
         );
-        let _ = writeln!(s, "| part | bytes |\n|---|---:|");
-        for (label, v) in [
-            ("flash total", f.flash_bytes),
-            ("`.text`", f.text_bytes),
-            ("`.rodata`", f.rodata_bytes),
-            ("`.data` (load image)", f.data_bytes),
+        let board = self.board_flash.as_ref();
+        let _ = writeln!(
+            s,
+            "Two builds: the simulated board (every kernel, since it runs any model) and the \
+             real board (STM32H743, `--features board-h743`), which links only the kernels of \
+             the shipped models (`shipped-ops`). \"Runtime\" is `mote_core` without camera \
+             preprocessing and the task heads: model reader, planner, interpreter, kernels.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| part | simulated board (all ops) | real board (shipped ops) |\n|---|---:|---:|"
+        );
+        let field = |g: fn(&FlashSplit) -> u64| board.map_or("-".to_string(), |b| g(b).to_string());
+        type Row = (&'static str, fn(&FlashSplit) -> u64);
+        let rows: [Row; 7] = [
+            ("flash total", |f| f.flash_bytes),
+            ("`.text`", |f| f.text_bytes),
+            ("`.rodata`", |f| f.rodata_bytes),
+            ("`.data` (load image)", |f| f.data_bytes),
+            ("`mote_core` functions", |f| f.mote_core_code_bytes),
             (
-                "runtime code (`mote_core` functions)",
-                f.mote_core_code_bytes,
+                "of which runtime (reader, planner, interpreter, kernels)",
+                |f| f.runtime_code_bytes,
             ),
-            ("other code", f.other_code_bytes),
-        ] {
-            let _ = writeln!(s, "| {label} | {v} |");
+            ("other code", |f| f.other_code_bytes),
+        ];
+        for (label, g) in rows {
+            let _ = writeln!(s, "| {label} | {} | {} |", g(f), field(g));
         }
-        let _ = writeln!(s, "\nLargest `mote_core` functions:\n");
-        let _ = writeln!(s, "| function | bytes |\n|---|---:|");
-        for (name, size) in &f.largest_mote_core {
-            let _ = writeln!(s, "| `{}` | {size} |", name.replace('|', "\\|"));
+        for (title, split) in [("simulated board", Some(f)), ("real board", board)] {
+            let Some(split) = split else { continue };
+            let _ = writeln!(s, "\nLargest `mote_core` functions, {title}:\n");
+            let _ = writeln!(s, "| function | bytes |\n|---|---:|");
+            for (name, size) in &split.largest_mote_core {
+                let _ = writeln!(s, "| `{}` | {size} |", name.replace('|', "\\|"));
+            }
         }
 
         let _ = writeln!(s, "\n## Per op\n");

@@ -39,6 +39,8 @@ pub fn run(args: Args) -> Result<()> {
         results.push(bench::measure(&elf, model, &SimBoard::ALL)?);
     }
     let flash = bench::flash::split(&elf)?;
+    let board_elf = firmware::build(firmware::BoardKind::H743)?;
+    let board_flash = Some(bench::flash::split(&board_elf)?);
     let mut command = String::from("mote bench");
     for word in std::env::args().skip(2) {
         command.push(' ');
@@ -48,6 +50,7 @@ pub fn run(args: Args) -> Result<()> {
         command,
         toolchain: toolchain.clone(),
         flash,
+        board_flash,
         models: results,
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -79,10 +82,15 @@ pub fn run(args: Args) -> Result<()> {
             println!("{:40} {}", m.key, figures.join(", "));
         }
         println!(
-            "flash {} bytes: mote_core code {}, other code {}; reports in {} ({:.0} s)",
+            "flash {} bytes: mote_core code {}, other code {}; real board runtime code {}; \
+             reports in {} ({:.0} s)",
             report.flash.flash_bytes,
             report.flash.mote_core_code_bytes,
             report.flash.other_code_bytes,
+            report
+                .board_flash
+                .as_ref()
+                .map_or(0, |b| b.runtime_code_bytes),
             args.out.display(),
             report.seconds
         );
