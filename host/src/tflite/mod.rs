@@ -73,3 +73,5 @@ pub fn import_mapped(bytes: &[u8]) -> Result<Imported> {
 mod testbuild;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_tests;

@@ -543,7 +543,8 @@ impl Writer<'_> {
                 .context("no leaky-relu alpha gives its parameters")?;
                 Ok(TfOp {
                     code: op::LEAKY_RELU,
-                    version: 2,
+                    // Version 2 is int16.
+                    version: 1,
                     inputs: vec![self.tensor(x)?],
                     options: Some((tag::LEAKY_RELU, T::default().with(0, F::F32(alpha)))),
                 })
@@ -561,8 +562,9 @@ impl Writer<'_> {
                 same_words(o, &words!(p))?;
                 Ok(TfOp {
                     code: op::QUANTIZE,
-                    // Version 2: int8 output.
-                    version: 2,
+                    // What the converter writes for float32 or int8 in,
+                    // int8 out.
+                    version: 1,
                     inputs: vec![self.tensor(x)?],
                     options: Some((tag::QUANTIZE, T::default())),
                 })
