@@ -701,7 +701,7 @@ impl Writer<'_> {
         // input's leading dimensions.
         let keep_num_dims = match oshape.len() {
             2 => false,
-            n if n == ishape.len() && oshape[..n - 1] == ishape[..n - 1] => true,
+            n if n >= 1 && n == ishape.len() && oshape[..n - 1] == ishape[..n - 1] => true,
             _ => bail!(
                 "output {oshape:?} is neither [1, units] nor the input {ishape:?} with units last"
             ),

@@ -594,3 +594,57 @@ fn what_tflite_cannot_express_is_an_error() {
     g.outputs = vec![999];
     write_error(&g);
 }
+
+#[test]
+fn mutated_graphs_never_panic() {
+    let mut graphs = Vec::new();
+    for entry in std::fs::read_dir(golden_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "tflite") {
+            graphs.push(import(&std::fs::read(&path).unwrap()).unwrap());
+        }
+    }
+    graphs.push(small_conv());
+    let mut state = 0x9e37_79b9_u32;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state as usize
+    };
+    let (mut ok, mut refused) = (0, 0);
+    for _ in 0..3000 {
+        let mut g = graphs[next() % graphs.len()].clone();
+        let k = next() % g.ops.len();
+        match next() % 5 {
+            0 if !g.ops[k].params.is_empty() => {
+                let n = g.ops[k].params.len();
+                g.ops[k].params[next() % n] = next() as i32 % 300 - 150;
+            }
+            1 => {
+                let t = g.ops[k].inputs[0];
+                let rank = g.tensors[t].shape.len();
+                if rank > 0 {
+                    g.tensors[t].shape[next() % rank] = next() % 5;
+                }
+            }
+            2 => {
+                let t = g.ops[k].outputs[0];
+                g.tensors[t].quant = q(0.01 * (next() % 7) as f32, next() as i32 % 300 - 150);
+            }
+            3 => {
+                g.ops[k].params.truncate(next() % 4);
+            }
+            _ => {
+                let n = g.ops[k].inputs.len();
+                g.ops[k].inputs.truncate(next() % (n + 1));
+            }
+        }
+        match write(&g) {
+            Ok(_) => ok += 1,
+            Err(_) => refused += 1,
+        }
+    }
+    // Most mutations make a model TFLite cannot express the same way.
+    assert!(refused > ok, "{refused} refused, {ok} written");
+}
