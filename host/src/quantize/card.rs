@@ -449,6 +449,12 @@ impl Card<'_> {
         writeln!(s, "{}", self.export_command)?;
         writeln!(s, "{}", self.eval_command)?;
         writeln!(s, "```")?;
+        writeln!(
+            s,
+            "\n`mote export` also writes `{}.tflite`: this model as an int8 TFLite flatbuffer, to run it in TFLite or TFLM \
+             (the export checks that it imports back to this blob byte for byte; the head kind is in its metadata).",
+            self.name
+        )?;
         Ok(s)
     }
 }

@@ -1,9 +1,16 @@
-//! `.tflite` (int8) import: a bounds-checked FlatBuffers reader for the part
-//! of TFLite's schema mote needs, and the conversion into mote's host graph.
+//! `.tflite` (int8) import and export: a bounds-checked FlatBuffers reader
+//! for the part of TFLite's schema mote needs, the conversion into mote's
+//! host graph, and the way back ([`write`], on a small FlatBuffers writer).
 //!
 //! ```text
 //! bytes ──flatbuf/schema──▶ schema::Model ──convert/ops──▶ OpSpec ──params──▶ Graph
+//! Graph ──write (options recovered from the kernels' words)──flatbuild──▶ bytes
 //! ```
+//!
+//! `import(write(g)) == g` for every unfused graph the importer or the
+//! training exporter makes (the exporter's tensor numbering comes back with
+//! [`Graph::reorder_activations_first`]); the blob's head kind travels in
+//! the file's metadata ([`schema::HEAD_METADATA`]).
 //!
 //! What is imported: the first (only) subgraph of a full-integer model with
 //! batch 1; int8 activations with per-tensor quantization, int8 weights
@@ -26,15 +33,18 @@
 
 mod convert;
 pub mod flatbuf;
+mod flatbuild;
 mod ops;
 mod params;
 pub mod schema;
+mod write;
 
 pub use ops::{Fused, OpSpec, Window};
 /// Appends an [`OpSpec`] to a graph with the kernels' prepared parameters;
 /// the training exporter (`crate::quantize`) builds its graphs through it
 /// too, so both paths compute multipliers and shifts the same way.
 pub use params::append as append_op;
+pub use write::write;
 
 use anyhow::{Context, Result};
 
@@ -70,3 +80,5 @@ pub fn import_mapped(bytes: &[u8]) -> Result<Imported> {
 mod testbuild;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_tests;
