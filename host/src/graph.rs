@@ -232,6 +232,63 @@ impl Graph {
         map
     }
 
+    /// Renumbers the tensors: activations first, then constants, each in the
+    /// order the graph first refers to them (graph inputs, then every op's
+    /// inputs and outputs in op order, then graph outputs); tensors nothing
+    /// refers to go last, in their old order. Returns, for each old id, its
+    /// new id.
+    ///
+    /// The training exporter builds its graphs in exactly this order (the
+    /// network's activations, then each layer's weights, bias, multipliers
+    /// and shifts), while the `.tflite` importer creates tensors as ops meet
+    /// them; renumbering an imported graph this way gives back the
+    /// exporter's graph, and so the same blob bytes.
+    pub fn reorder_activations_first(&mut self) -> Vec<TensorId> {
+        let n = self.tensors.len();
+        let mut seen = vec![false; n];
+        let mut order = Vec::with_capacity(n);
+        let refs = self
+            .inputs
+            .iter()
+            .chain(
+                self.ops
+                    .iter()
+                    .flat_map(|op| op.inputs.iter().chain(&op.outputs)),
+            )
+            .chain(&self.outputs);
+        for &t in refs {
+            if let Some(s) = seen.get_mut(t).filter(|s| !**s) {
+                *s = true;
+                order.push(t);
+            }
+        }
+        let is_constant = |t: &TensorId| self.tensors[*t].is_constant();
+        let mut sorted: Vec<TensorId> = order.iter().copied().filter(|t| !is_constant(t)).collect();
+        sorted.extend(order.iter().copied().filter(is_constant));
+        sorted.extend((0..n).filter(|&t| !seen[t]));
+        let mut map = vec![0; n];
+        for (new, &old) in sorted.iter().enumerate() {
+            map[old] = new;
+        }
+        let mut old: Vec<Option<Tensor>> = std::mem::take(&mut self.tensors)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.tensors = sorted.iter().filter_map(|&t| old[t].take()).collect();
+        let remap = |ids: &mut Vec<TensorId>| {
+            for id in ids.iter_mut() {
+                *id = map.get(*id).copied().unwrap_or(*id);
+            }
+        };
+        for op in &mut self.ops {
+            remap(&mut op.inputs);
+            remap(&mut op.outputs);
+        }
+        remap(&mut self.inputs);
+        remap(&mut self.outputs);
+        map
+    }
+
     /// The op that writes `tensor`, if any.
     pub fn producer(&self, tensor: TensorId) -> Option<usize> {
         self.ops.iter().position(|op| op.outputs.contains(&tensor))
@@ -354,6 +411,29 @@ mod tests {
         g.add_constant("c", &[3], DType::Int32, Quantization::None, vec![0; 11]);
         let e = g.check().unwrap_err().to_string();
         assert!(e.contains("11 data bytes"), "{e}");
+    }
+
+    #[test]
+    fn reorder_puts_activations_first_in_use_order() {
+        let mut g = Graph::new();
+        let w = g.add_i8_constant("w", &[2], q(), &[1, 2]);
+        let y = g.add_activation("y", &[2], DType::Int8, q());
+        let unused = g.add_activation("unused", &[1], DType::Int8, q());
+        let x = g.add_activation("x", &[2], DType::Int8, q());
+        g.add_op(OpCode::Add, &[x, w], &[y], vec![]);
+        g.inputs = vec![x];
+        g.outputs = vec![y];
+        let map = g.reorder_activations_first();
+        assert_eq!(map, vec![2, 1, 3, 0]);
+        let names: Vec<&str> = g.tensors.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["x", "y", "w", "unused"]);
+        assert_eq!(g.ops[0].inputs, vec![0, 2]);
+        assert_eq!((g.inputs.clone(), g.outputs.clone()), (vec![0], vec![1]));
+        let _ = unused;
+        // Already in order: nothing moves.
+        let before = g.clone();
+        assert_eq!(g.reorder_activations_first(), vec![0, 1, 2, 3]);
+        assert_eq!(g, before);
     }
 
     #[test]

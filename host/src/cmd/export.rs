@@ -1,5 +1,7 @@
 //! `mote export RUN -o models/NAME.mote`: quantize a training run to int8,
-//! write the blob and its model card `models/NAME.md`.
+//! write the blob, the same model as `models/NAME.tflite` (for TFLite and
+//! TFLM; checked to import back to the same blob) and its model card
+//! `models/NAME.md`.
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -9,7 +11,8 @@ use mote_host::quantize::{export_run, ExportSpec};
 pub struct Args {
     /// Run folder written by `mote train` (run.txt + checkpoints).
     run: PathBuf,
-    /// Output blob, e.g. models/NAME.mote (the card goes to models/NAME.md).
+    /// Output blob, e.g. models/NAME.mote (the card goes to models/NAME.md,
+    /// the same model as an int8 TFLite file to models/NAME.tflite).
     #[arg(short, long)]
     out: PathBuf,
     /// Checkpoint in the run folder.
@@ -79,9 +82,11 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     println!(
-        "wrote {} ({} bytes) and {}",
+        "wrote {} ({} bytes), {} ({} bytes) and {}",
         args.out.display(),
         r.blob.len(),
+        r.tflite_path.display(),
+        r.tflite.len(),
         r.card_path.display()
     );
     Ok(())

@@ -1,10 +1,11 @@
-//! `mote export` as a library call: a run folder in, a blob and its model
-//! card out. The CLI (`host/src/cmd/export.rs`) only parses arguments.
+//! `mote export` as a library call: a run folder in, a blob, the same model
+//! as a `.tflite` (to run it in TFLite and TFLM) and its model card out. The CLI (`host/src/cmd/export.rs`) only parses arguments.
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use mote_core::Model;
 
+use crate::graph::Graph;
 use crate::train::arch::Task;
 use crate::train::checkpoint;
 use crate::train::evaluate::{score_float, score_int8};
@@ -20,7 +21,8 @@ use super::{image_batches, within_tolerance, QatConfig, Quantized};
 #[derive(Debug, Clone)]
 pub struct ExportSpec {
     pub run: PathBuf,
-    /// `models/NAME.mote`; the card goes to `models/NAME.md`.
+    /// `models/NAME.mote`; the card goes to `models/NAME.md` and the same
+    /// model as an int8 TFLite file to `models/NAME.tflite`.
     pub out: PathBuf,
     /// Checkpoint file name inside the run (`best.safetensors`).
     pub checkpoint: String,
@@ -69,6 +71,9 @@ impl ExportSpec {
 pub struct ExportReport {
     pub task: Task,
     pub blob: Vec<u8>,
+    /// The same model as an int8 `.tflite` (written next to the blob).
+    pub tflite: Vec<u8>,
+    pub tflite_path: PathBuf,
     pub card_path: PathBuf,
     pub card: String,
     pub float: Score,
@@ -122,6 +127,23 @@ fn score_of_blob(
     score_int8(&model, task, data)
 }
 
+/// The shipped graph as a `.tflite` file (for TFLite and TFLM), checked
+/// to be the same model as `blob`: imported back and renumbered as the
+/// exporter numbers tensors, it must give the same blob bytes.
+pub fn tflite_of(graph: &Graph, blob: &[u8]) -> Result<Vec<u8>> {
+    let bytes = crate::tflite::write(graph).context("writing the .tflite")?;
+    let mut back = crate::tflite::import(&bytes).context("importing the written .tflite")?;
+    back.reorder_activations_first();
+    let again = crate::blob::export(&back)?;
+    ensure!(
+        again == blob,
+        "the written .tflite does not import back to the blob ({} bytes vs {})",
+        again.len(),
+        blob.len()
+    );
+    Ok(bytes)
+}
+
 /// Exports a run: quantize, measure, optionally fine-tune, write the blob
 /// and the card.
 pub fn export_run(spec: &ExportSpec) -> Result<ExportReport> {
@@ -144,9 +166,11 @@ pub fn export_run(spec: &ExportSpec) -> Result<ExportReport> {
         Task::Counter => DENSITY_SCALE,
     };
     let float = score_float(&net, task, eval.as_ref(), divisor, 16)?;
-    let ptq_blob = q.blob()?;
+    let ptq_graph = q.graph()?;
+    let ptq_blob = crate::blob::export(&ptq_graph)?;
     let ptq = score_of_blob(&ptq_blob, task, eval.as_ref())?;
     let mut blob = ptq_blob;
+    let mut graph = ptq_graph;
     let mut qat = None;
     let mut shipped_qat = false;
     if spec.qat_epochs > 0 && (spec.force_qat || !within_tolerance(&float, &ptq)) {
@@ -163,11 +187,13 @@ pub fn export_run(spec: &ExportSpec) -> Result<ExportReport> {
             cfg.seed = seed;
         }
         q.fine_tune(data.as_ref(), &cfg)?;
-        let qat_blob = q.blob()?;
+        let qat_graph = q.graph()?;
+        let qat_blob = crate::blob::export(&qat_graph)?;
         let s = score_of_blob(&qat_blob, task, eval.as_ref())?;
         // Ship the fine-tuned model only if it is better on held-out data.
         if s.figure_of_merit() > ptq.figure_of_merit() {
             blob = qat_blob;
+            graph = qat_graph;
             shipped_qat = true;
         }
         qat = Some(s);
@@ -202,6 +228,10 @@ pub fn export_run(spec: &ExportSpec) -> Result<ExportReport> {
             .with_context(|| format!("creating {}", parent.display()))?;
     }
     std::fs::write(&spec.out, &blob).with_context(|| format!("writing {}", spec.out.display()))?;
+    let tflite = tflite_of(&graph, &blob)?;
+    let tflite_path = spec.out.with_extension("tflite");
+    std::fs::write(&tflite_path, &tflite)
+        .with_context(|| format!("writing {}", tflite_path.display()))?;
     let name = spec
         .out
         .file_stem()
@@ -254,6 +284,8 @@ pub fn export_run(spec: &ExportSpec) -> Result<ExportReport> {
     Ok(ExportReport {
         task,
         blob,
+        tflite,
+        tflite_path,
         card_path,
         card,
         float,

@@ -5,7 +5,7 @@
 use anyhow::{anyhow, bail, ensure, Context, Result};
 
 use super::schema::{self, Model, Operator, SubGraph, TensorType};
-use crate::graph::{DType, Graph, Quantization, TensorId};
+use crate::graph::{DType, Graph, Head, Quantization, TensorId};
 
 /// The largest dimension mote's kernels accept.
 const MAX_DIM: usize = mote_core::kernels::MAX_DIM;
@@ -79,8 +79,38 @@ pub fn convert(model: &Model<'_>) -> Result<(Graph, Vec<Option<TensorId>>)> {
         };
         cx.graph.outputs.push(id);
     }
+    cx.graph.head = head(model)?;
     cx.graph.check()?;
     Ok((cx.graph, cx.ids))
+}
+
+/// The head kind recorded by mote's writer in the model's metadata
+/// ([`schema::HEAD_METADATA`]); `Head::None` when absent (any other file).
+fn head(model: &Model<'_>) -> Result<Head> {
+    let Some((_, buffer)) = model
+        .metadata
+        .iter()
+        .find(|(name, _)| name == schema::HEAD_METADATA)
+    else {
+        return Ok(Head::None);
+    };
+    let bytes = model.buffers.get(*buffer as usize).ok_or_else(|| {
+        anyhow!(
+            "metadata {}: buffer {buffer} out of range",
+            schema::HEAD_METADATA
+        )
+    })?;
+    Head::ALL
+        .iter()
+        .copied()
+        .find(|h| h.name().as_bytes() == *bytes)
+        .ok_or_else(|| {
+            anyhow!(
+                "metadata {} names an unknown head kind {:?}",
+                schema::HEAD_METADATA,
+                String::from_utf8_lossy(bytes)
+            )
+        })
 }
 
 /// Conversion state: the source subgraph and the graph being built.
@@ -345,7 +375,11 @@ impl<'m, 'a> Converter<'m, 'a> {
             "weights {:?} have a non-positive or non-finite scale",
             t.name
         );
-        let quant = if q.scale.len() == 1 {
+        // One scale for one channel is per-channel and per-tensor at once
+        // (TFLite does not tell them apart); it is kept per-channel, as the
+        // training exporter makes such weights, so its graphs survive a
+        // round trip through `.tflite` unchanged.
+        let quant = if q.scale.len() == 1 && channels != 1 {
             Quantization::PerTensor {
                 scale: q.scale[0],
                 zero_point: 0,

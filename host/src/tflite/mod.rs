@@ -26,15 +26,18 @@
 
 mod convert;
 pub mod flatbuf;
+mod flatbuild;
 mod ops;
 mod params;
 pub mod schema;
+mod write;
 
 pub use ops::{Fused, OpSpec, Window};
 /// Appends an [`OpSpec`] to a graph with the kernels' prepared parameters;
 /// the training exporter (`crate::quantize`) builds its graphs through it
 /// too, so both paths compute multipliers and shifts the same way.
 pub use params::append as append_op;
+pub use write::write;
 
 use anyhow::{Context, Result};
 

@@ -412,7 +412,15 @@ pub struct Model<'a> {
     pub description: String,
     /// Raw contents of each buffer (empty for tensors without data).
     pub buffers: Vec<&'a [u8]>,
+    /// `metadata`: named buffers (`(name, buffer index)`), which runtimes
+    /// ignore; mote keeps the blob's head kind there (see [`HEAD_METADATA`]).
+    pub metadata: Vec<(String, u32)>,
 }
+
+/// The metadata entry in which mote's `.tflite` writer records the blob's
+/// head kind (its buffer holds the name, e.g. `segmentation`): TFLite has
+/// no notion of it, and TFLite runtimes skip metadata they do not know.
+pub const HEAD_METADATA: &str = "mote.head";
 
 /// TFLite's file identifier, at bytes 4..8.
 pub const FILE_IDENTIFIER: &[u8; 4] = b"TFL3";
@@ -455,6 +463,11 @@ impl<'a> Model<'a> {
                 .collect::<Result<_>>()?,
             description: root.string(3)?.unwrap_or_default().to_owned(),
             buffers,
+            metadata: root
+                .tables(6)?
+                .into_iter()
+                .map(|m| Ok((m.string(0)?.unwrap_or_default().to_owned(), m.scalar(1, 0)?)))
+                .collect::<Result<_>>()?,
         })
     }
 }
