@@ -108,3 +108,65 @@ fn ensure_cases(g: &Golden) {
         g.cases.len()
     );
 }
+
+/// Issue #7 asks for mote's arena ≤ 0.5 × TFLM's (total) for every shipped
+/// model. **That is not met yet.** Measured on 2026-11-25 by
+/// `bench/tflite_compare.py` (`bench/tflite.md`), for both the imported
+/// `.tflite` and the shipped `.mote`:
+///
+/// | model | mote | TFLM total | ratio |
+/// |---|---:|---:|---:|
+/// | segmenter | 80640 | 96016 | 0.840 |
+/// | counter | 81920 | 92960 | 0.881 |
+///
+/// These ceilings (per mille of TFLM's total, rounded up) are today's
+/// figures, so the arena cannot grow back unnoticed; lower them towards the
+/// issue's 500 as fusion, in-place ops and row streaming of the
+/// full-resolution layers land. The golden models already meet 0.5
+/// (`golden.rs::mote_arena_is_at_most_half_of_tflm`).
+const ARENA_CEILING_PER_MILLE: [(&str, u64); 2] = [("segmenter", 840), ("counter", 882)];
+
+/// Issue #7's target, for the report.
+const ISSUE7_TARGET_PER_MILLE: u64 = 500;
+
+#[test]
+fn shipped_arena_against_tflm() {
+    let mut report = Vec::new();
+    let mut over = Vec::new();
+    for g in shipped() {
+        let ceiling = ARENA_CEILING_PER_MILLE
+            .iter()
+            .find(|(name, _)| *name == g.name)
+            .map(|&(_, c)| c)
+            .unwrap_or_else(|| panic!("{}: no arena ceiling for this shipped model", g.name));
+        let imported = compile_in(&shipped_golden_dir(), &g)
+            .unwrap_or_else(|e| panic!("{}: {e:#}", g.name))
+            .arena_size;
+        let blob = mote_blob(&g).unwrap_or_else(|e| panic!("{e:#}"));
+        let shipped = mote_core::Model::parse(&blob)
+            .unwrap_or_else(|e| panic!("{}: {e}", g.name))
+            .arena_size();
+        let tflm = g.tflm_arena_total as u64;
+        assert!(tflm > 0, "{}: TFLM's arena is 0 in the manifest", g.name);
+        for (what, mote) in [("imported .tflite", imported), ("shipped .mote", shipped)] {
+            let per_mille = mote as u64 * 1000;
+            report.push(format!(
+                "{} ({what}): mote {mote} B, TFLM total {tflm} B (head {} B): {:.3} of TFLM, ceiling {:.3}, issue #7 target {:.3}",
+                g.name,
+                g.tflm_arena_head,
+                per_mille as f64 / tflm as f64,
+                ceiling as f64 / 1000.0,
+                ISSUE7_TARGET_PER_MILLE as f64 / 1000.0
+            ));
+            if per_mille > ceiling * tflm {
+                over.push(format!("{} ({what})", g.name));
+            }
+        }
+    }
+    println!("{}", report.join("\n"));
+    assert!(
+        over.is_empty(),
+        "mote's arena grew past its measured ceiling for {over:?}:\n{}",
+        report.join("\n")
+    );
+}
