@@ -9,6 +9,7 @@
 //! benchmark.
 pub mod budgets;
 pub mod flash;
+pub mod host;
 pub mod layers;
 pub mod report;
 
@@ -104,7 +105,7 @@ fn stem(path: &Path) -> Result<String> {
 
 /// A seeded random input for each of the model's inputs (shipped models come
 /// without input files): int8 over its whole range, float32 in [-1, 1].
-fn random_inputs(model: &Model<'_>, seed: u64) -> Result<Vec<Array>> {
+pub fn random_inputs(model: &Model<'_>, seed: u64) -> Result<Vec<Array>> {
     let mut rng = Rng::new(seed);
     model
         .inputs()

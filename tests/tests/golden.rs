@@ -10,67 +10,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, ensure, Result};
-use mote_core::{align_arena, profile::NoCounter, Model, Session};
-use mote_host::npy::{Array as Npy, Dtype};
+use mote_host::npy::Array as Npy;
 use mote_host::tflite;
-use mote_tests::golden::{compile, golden_dir, manifest, str_field, usize_field};
+use mote_tests::golden::{
+    compile, first_mismatch, golden_dir, manifest, run, str_field, usize_field,
+};
 use serde_json::Value;
-
-/// Runs `blob` on one input; `on_op` sees each op's output (blob tensor
-/// index, bytes) right after the op ran. Returns the graph outputs.
-fn run(blob: &[u8], input: &[u8], mut on_op: impl FnMut(u16, &[u8])) -> Result<Vec<Vec<u8>>> {
-    let model = Model::parse(blob).map_err(|e| anyhow!("parse: {e:?}"))?;
-    let mut buf = vec![0u8; model.arena_size() + model.arena_align()];
-    let arena = align_arena(&mut buf, model.arena_align());
-    let mut session = Session::new(&model, arena).map_err(|e| anyhow!("session: {e:?}"))?;
-    session
-        .set_input(0, input)
-        .map_err(|e| anyhow!("input: {e:?}"))?;
-    session
-        .run_profiled(&mut NoCounter, |r| on_op(r.output_index, r.output))
-        .map_err(|e| anyhow!("run: {e:?}"))?;
-    (0..model.output_count())
-        .map(|k| {
-            session
-                .output(k)
-                .map(<[u8]>::to_vec)
-                .map_err(|e| anyhow!("output {k}: {e:?}"))
-        })
-        .collect()
-}
-
-/// `None` when equal, else where and how the bytes first differ.
-fn first_mismatch(got: &[u8], want: &Npy) -> Option<String> {
-    if got == want.data.as_slice() {
-        return None;
-    }
-    if got.len() != want.data.len() {
-        return Some(format!("{} bytes, TFLM has {}", got.len(), want.data.len()));
-    }
-    let elem = want.dtype.size();
-    let differing = got
-        .chunks(elem)
-        .zip(want.data.chunks(elem))
-        .filter(|(a, b)| a != b)
-        .count();
-    let (i, (a, b)) = got
-        .chunks(elem)
-        .zip(want.data.chunks(elem))
-        .enumerate()
-        .find(|(_, (a, b))| a != b)?;
-    let show = |c: &[u8]| match want.dtype {
-        Dtype::I8 => format!("{}", c[0] as i8),
-        Dtype::F32 => format!("{}", f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-        Dtype::I32 => format!("{}", i32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-    };
-    Some(format!(
-        "first mismatch at element {i} of {:?}: mote {} vs TFLM {} ({differing} of {} elements differ)",
-        want.shape,
-        show(a),
-        show(b),
-        got.len() / elem
-    ))
-}
 
 #[test]
 fn golden_outputs_match_tflm_bit_for_bit() {

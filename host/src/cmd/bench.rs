@@ -1,11 +1,16 @@
 //! `mote bench`: every golden, shipped and layer-benchmark model on the
 //! simulated Cortex-M4 and Cortex-M7; writes `report.md` and `report.json`.
-use std::path::PathBuf;
+//!
+//! `mote bench --host FILE`: instead, times `mote-core` on this machine for
+//! one model and prints JSON (used by `bench/tflite_compare.py`).
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
+use mote_core::Model;
 use mote_host::bench::{self, budgets::Budgets, report::Report};
-use mote_host::{firmware, sim::SimBoard};
+use mote_host::npy::Array;
+use mote_host::{firmware, model_file, sim::SimBoard};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,9 +29,23 @@ pub struct Args {
     /// Also write `OUT/budgets.json` (measured + 2%) for the budget test.
     #[arg(long)]
     update_budgets: bool,
+    /// Time mote-core on this machine (single thread) for this model (`.mote`
+    /// or `.tflite`) and print JSON, instead of the simulated-board report.
+    #[arg(long, value_name = "FILE")]
+    host: Option<PathBuf>,
+    /// With `--host`: an input (`.npy`); repeat to cycle through several.
+    /// Without one, the model's input is seeded random data.
+    #[arg(long, requires = "host")]
+    input: Vec<PathBuf>,
+    /// With `--host`: seconds of timed inferences (after a short warm-up).
+    #[arg(long, default_value_t = 3.0, requires = "host")]
+    seconds: f64,
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if let Some(path) = &args.host {
+        return host(path, &args.input, args.seconds);
+    }
     let started = Instant::now();
     let toolchain = bench::toolchain_text(&firmware::Toolchain::detect()?)?;
     let elf = firmware::build(firmware::BoardKind::Sim)?;
@@ -95,5 +114,33 @@ pub fn run(args: Args) -> Result<()> {
             report.seconds
         );
     }
+    Ok(())
+}
+
+/// `--host`: one model timed on this machine, JSON on stdout.
+fn host(path: &Path, input_paths: &[PathBuf], seconds: f64) -> Result<()> {
+    let file = model_file::load(path)?;
+    let model = Model::parse(&file.blob).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let inputs = if input_paths.is_empty() {
+        bench::random_inputs(&model, bench::layers::SEED)?
+    } else {
+        input_paths
+            .iter()
+            .map(|p| Array::read(p))
+            .collect::<Result<Vec<_>>>()?
+    };
+    let timing = bench::host::time(&model, &inputs, seconds)?;
+    let mut v = timing.to_json();
+    v["runtime"] = "mote".into();
+    v["mote_version"] = env!("CARGO_PKG_VERSION").into();
+    v["model"] = path.display().to_string().into();
+    v["blob_bytes"] = file.blob.len().into();
+    v["inputs"] = input_paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .into();
+    v["threads"] = 1.into();
+    println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
 }
