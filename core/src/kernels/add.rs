@@ -218,43 +218,63 @@ impl Params {
 /// 256 values (the same integer arithmetic, so the tables are exact). What
 /// is left per element is two loads, an add and the output rescaling.
 ///
-/// The output rescaling `RDBP(SRDHM(s, m), e) + offset` is done in a fused
-/// form when the tables' value range allows it (it does for every ADD that
-/// `prepare` makes with `left_shift = 20`, see `fused_rescale_fits`):
+/// The output rescaling `clamp(RDBP(SRDHM(s, m), e) + offset)` is done in a
+/// fused form when the tables' value range allows it (it does for every ADD
+/// that [`prepare`] makes; `fused_rescale_fits` has the conditions):
 /// - `SRDHM(s, m)` is `(s * m + 2^30) >> 31` (ties toward +infinity, for any
-///   `m >= 0`), which equals `(2s * m + 2^31) >> 32` (one `SMMULR` on a
-///   Cortex-M4); the tables hold `2 * value` so the sum is `2s` already;
-/// - `RDBP(y, e)` for `e >= 1` is `(y + 2^(e-1) - [y < 0]) >> e`, and adding
-///   `offset << e` before the shift adds `offset` after it.
+///   `m >= 0`), which equals `y = (2s * m + 2^31) >> 32`: one `SMMULR` on a
+///   Cortex-M4. The tables hold `2 * value`, so their sum is `2s` already.
+/// - `RDBP(y, e)` (ties away from zero) for `e >= 1` is
+///   `(y + 2^(e-1) - [y < 0]) >> e`, and adding `offset << e` before the
+///   shift adds `offset` after it, so `bias = 2^(e-1) + (offset << e)` is
+///   one constant (folded into the multiply: `SMMLAR`).
+/// - `[y < 0]` may be replaced by `[s < 0]`: they differ only when `s < 0`
+///   and `y = 0`, and `(bias - 1) >> e == bias >> e` because `bias`'s low
+///   `e` bits are `2^(e-1)`, not 0.
+/// - Without an activation the clamp to `[-128, 127]` is one `SSAT`.
 ///
 /// Otherwise (an output shift of 0, or values too large to double) it runs
 /// the reference arithmetic on the looked-up values. Either way
 /// [`Tables::apply`] equals [`Params::apply`] for every pair of inputs.
+///
+/// 2 KiB (two 256-entry `i32` tables) plus a few words: build it on the
+/// stack once per op run.
 #[derive(Debug, Clone)]
 pub struct Tables {
     /// Input 1's rescaled value per `u8` bit pattern (doubled when fused).
     input1: [i32; 256],
     /// Input 2's rescaled value per `u8` bit pattern (doubled when fused).
     input2: [i32; 256],
-    /// Whether the fused output rescaling applies.
-    fused: bool,
-    /// Output multiplier (Q0.31, `>= 0`).
+    /// How the output is rescaled.
+    rescale: Rescale,
+    /// Output multiplier (Q0.31).
     multiplier: i32,
-    /// Right shift `e = -output_shift` (`0..=31`).
+    /// Fused: right shift `e = -output_shift` (`1..=30`).
     shift: u32,
     /// Fused: `2^(e-1) + (output_offset << e)`.
     bias: i32,
-    /// Reference path: `output_shift` and `output_offset` as in [`Params`].
+    /// Reference path: as in [`Params`].
     output_shift: i32,
     output_offset: i32,
     act_min: i32,
     act_max: i32,
 }
 
+/// The output rescaling a [`Tables`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rescale {
+    /// Fused, no activation: saturate to int8.
+    Saturate,
+    /// Fused, then clamp to `[act_min, act_max]` (inside int8).
+    Clamp,
+    /// [`Params::apply`]'s arithmetic on the looked-up sum.
+    Reference,
+}
+
 impl Tables {
-    /// Builds the tables for `p` (whose fields [`Params::check`] accepts;
-    /// out-of-range fields still give [`Params::apply`]'s results, on the
-    /// reference path).
+    /// Builds the tables for `p` (512 input rescalings). Fields outside
+    /// [`Params::check`]'s ranges give [`Params::apply`]'s results too (on
+    /// the reference path).
     pub fn new(p: &Params) -> Self {
         let scale = pow2(p.left_shift);
         let rescale = |v: i32, offset: i32, mult: i32, shift: i32| {
@@ -268,9 +288,9 @@ impl Tables {
             *t2 = rescale(v, p.input2_offset, p.input2_multiplier, p.input2_shift);
         }
         let shift = p.output_shift.unsigned_abs();
+        let act_ok = (-128..=127).contains(&p.act_min) && (p.act_min..=127).contains(&p.act_max);
         let fused = p.output_shift <= 0
-            && (-128..=127).contains(&p.act_min)
-            && (p.act_min..=127).contains(&p.act_max)
+            && act_ok
             && fused_rescale_fits(
                 &input1,
                 &input2,
@@ -279,17 +299,24 @@ impl Tables {
                 p.output_offset,
             );
         let mut bias = 0;
-        if fused {
+        let rescale = if fused {
             for t in input1.iter_mut().chain(input2.iter_mut()) {
                 *t = t.wrapping_mul(2);
             }
             // fused_rescale_fits checked 1 <= shift <= 30 and that this fits.
             bias = (1i32 << (shift - 1)).wrapping_add(p.output_offset.wrapping_shl(shift));
-        }
+            if p.act_min == -128 && p.act_max == 127 {
+                Rescale::Saturate
+            } else {
+                Rescale::Clamp
+            }
+        } else {
+            Rescale::Reference
+        };
         Self {
             input1,
             input2,
-            fused,
+            rescale,
             multiplier: p.output_multiplier,
             shift,
             bias,
@@ -303,24 +330,21 @@ impl Tables {
     /// The op on one pair of values; equals [`Params::apply`].
     #[inline]
     pub fn apply(&self, a: i8, b: i8) -> i8 {
-        if self.fused {
-            self.apply_fused(a, b)
-        } else {
-            self.apply_reference(a, b)
+        let s = lookup(&self.input1, a).wrapping_add(lookup(&self.input2, b));
+        match self.rescale {
+            Rescale::Saturate => saturate(self.fused(s)),
+            Rescale::Clamp => self.clamp(self.fused(s)),
+            Rescale::Reference => self.reference(s),
         }
     }
 
-    /// `out[i] = apply(a[i], b[i])` over the shortest of the three slices.
+    /// `out[i] = apply(a[i], b[i])` over the shortest of the three slices
+    /// (copies `a` to `out`, then runs [`Tables::apply_in_place`]).
     pub fn apply_slices(&self, a: &[i8], b: &[i8], out: &mut [i8]) {
-        let pairs = out.iter_mut().zip(a.iter().zip(b));
-        if self.fused {
-            for (o, (&x, &y)) in pairs {
-                *o = self.apply_fused(x, y);
-            }
-        } else {
-            for (o, (&x, &y)) in pairs {
-                *o = self.apply_reference(x, y);
-            }
+        let n = out.len().min(a.len()).min(b.len());
+        if let (Some(out), Some(a), Some(b)) = (out.get_mut(..n), a.get(..n), b.get(..n)) {
+            out.copy_from_slice(a);
+            self.apply_in_place(out, b, true);
         }
     }
 
@@ -328,51 +352,79 @@ impl Tables {
     /// `apply(other[i], buf[i])` otherwise, over the shorter slice. Each
     /// element is read before it is written, so no copy is needed.
     pub fn apply_in_place(&self, buf: &mut [i8], other: &[i8], buf_is_input1: bool) {
+        // The sum commutes: swapping the tables swaps the operands.
+        let (own, theirs) = if buf_is_input1 {
+            (&self.input1, &self.input2)
+        } else {
+            (&self.input2, &self.input1)
+        };
         let pairs = buf.iter_mut().zip(other);
-        match (self.fused, buf_is_input1) {
-            (true, true) => pairs.for_each(|(o, &y)| *o = self.apply_fused(*o, y)),
-            (true, false) => pairs.for_each(|(o, &x)| *o = self.apply_fused(x, *o)),
-            (false, true) => pairs.for_each(|(o, &y)| *o = self.apply_reference(*o, y)),
-            (false, false) => pairs.for_each(|(o, &x)| *o = self.apply_reference(x, *o)),
+        let sum = |o: i8, y: i8| lookup(own, o).wrapping_add(lookup(theirs, y));
+        match self.rescale {
+            Rescale::Saturate => {
+                for (o, &y) in pairs {
+                    *o = saturate(self.fused(sum(*o, y)));
+                }
+            }
+            Rescale::Clamp => {
+                for (o, &y) in pairs {
+                    *o = self.clamp(self.fused(sum(*o, y)));
+                }
+            }
+            Rescale::Reference => {
+                for (o, &y) in pairs {
+                    *o = self.reference(sum(*o, y));
+                }
+            }
         }
     }
 
-    /// The looked-up sum (indexing by the `u8` bit pattern cannot go out of
-    /// bounds of a 256-entry table).
+    /// Fused output rescaling of the doubled sum `s2`, before the clamp
+    /// (see the type's documentation). `fused_rescale_fits` bounded the
+    /// intermediate values, so the wrapping operations never wrap.
     #[inline(always)]
-    fn sum(&self, a: i8, b: i8) -> i32 {
-        self.input1[usize::from(a as u8)].wrapping_add(self.input2[usize::from(b as u8)])
+    fn fused(&self, s2: i32) -> i32 {
+        let y = ((i64::from(s2) * i64::from(self.multiplier) + (1i64 << 31)) >> 32) as i32;
+        y.wrapping_add(self.bias).wrapping_add(s2 >> 31) >> self.shift
     }
 
-    /// Fused output rescaling (see the type's documentation). The sums
-    /// cannot overflow: `fused_rescale_fits` bounded them.
+    /// The activation clamp (inside int8, checked by [`Tables::new`]).
     #[inline(always)]
-    fn apply_fused(&self, a: i8, b: i8) -> i8 {
-        let s2 = self.sum(a, b);
-        let y = ((i64::from(s2) * i64::from(self.multiplier) + (1i64 << 31)) >> 32) as i32;
-        let z = y.wrapping_add(self.bias).wrapping_add(y >> 31) >> self.shift;
+    fn clamp(&self, z: i32) -> i8 {
         z.max(self.act_min).min(self.act_max) as i8
     }
 
-    /// The reference output rescaling on the looked-up sum.
-    #[inline(always)]
-    fn apply_reference(&self, a: i8, b: i8) -> i8 {
-        let raw = mbqm_lt1(self.sum(a, b), self.multiplier, self.output_shift)
-            .wrapping_add(self.output_offset);
+    /// The reference output rescaling on the looked-up sum; out of line,
+    /// since only unusual parameters take it.
+    #[inline(never)]
+    fn reference(&self, s: i32) -> i8 {
+        let raw = mbqm_lt1(s, self.multiplier, self.output_shift).wrapping_add(self.output_offset);
         super::clamp_i8(raw, self.act_min, self.act_max)
     }
 
     /// Whether the fused output rescaling is used (tests).
     #[cfg(test)]
     fn is_fused(&self) -> bool {
-        self.fused
+        self.rescale != Rescale::Reference
     }
+}
+
+/// A table entry by the value's `u8` bit pattern (always in bounds).
+#[inline(always)]
+fn lookup(table: &[i32; 256], v: i8) -> i32 {
+    table[usize::from(v as u8)]
+}
+
+/// Saturates to int8 (`SSAT #8` on a Cortex-M4).
+#[inline(always)]
+fn saturate(z: i32) -> i8 {
+    z.clamp(-128, 127) as i8
 }
 
 /// Whether the fused output rescaling is exact for these (undoubled)
 /// tables: `1 <= shift <= 30`, `multiplier >= 0`, the doubled sum fits an
 /// `i32` (so does the undoubled one: no wrapping in the reference either),
-/// and `y + bias + (y >> 31)` cannot overflow for any `y` the multiply can
+/// and `y + bias + (s >> 31)` cannot overflow for any `y` the multiply can
 /// give.
 fn fused_rescale_fits(
     t1: &[i32; 256],
