@@ -131,6 +131,9 @@ fn binary<'o>(ops: &'o Operands<'_>) -> Result<[&'o TensorInfo; 3], OpError> {
     Ok([ops.int8(0)?, ops.int8(1)?, ops.out_i8()?])
 }
 
+/// Not inlined: the 2 KiB [`add::Tables`] then live in this frame only while
+/// ADD runs, not in `run_op`'s frame under every other op's kernel.
+#[inline(never)]
 pub(super) fn add(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
     let [a, b, o] = binary(ops)?;
     let p = add::Params::decode(ops.words())?;

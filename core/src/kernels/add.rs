@@ -276,33 +276,37 @@ impl Tables {
     /// [`Params::check`]'s ranges give [`Params::apply`]'s results too (on
     /// the reference path).
     pub fn new(p: &Params) -> Self {
-        let scale = pow2(p.left_shift);
-        let rescale = |v: i32, offset: i32, mult: i32, shift: i32| {
-            mbqm_lt1(v.wrapping_add(offset).wrapping_mul(scale), mult, shift)
-        };
-        let mut input1 = [0i32; 256];
-        let mut input2 = [0i32; 256];
-        for (bits, (t1, t2)) in (0u8..=255).zip(input1.iter_mut().zip(input2.iter_mut())) {
-            let v = i32::from(bits as i8);
-            *t1 = rescale(v, p.input1_offset, p.input1_multiplier, p.input1_shift);
-            *t2 = rescale(v, p.input2_offset, p.input2_multiplier, p.input2_shift);
-        }
+        let in1 = InputRescale::new(
+            p.left_shift,
+            p.input1_offset,
+            p.input1_multiplier,
+            p.input1_shift,
+        );
+        let in2 = InputRescale::new(
+            p.left_shift,
+            p.input2_offset,
+            p.input2_multiplier,
+            p.input2_shift,
+        );
         let shift = p.output_shift.unsigned_abs();
         let act_ok = (-128..=127).contains(&p.act_min) && (p.act_min..=127).contains(&p.act_max);
         let fused = p.output_shift <= 0
             && act_ok
             && fused_rescale_fits(
-                &input1,
-                &input2,
+                in1.max_abs(),
+                in2.max_abs(),
                 p.output_multiplier,
                 shift,
                 p.output_offset,
             );
+        // Fused tables hold doubled values (no wrapping: fused_rescale_fits).
+        let factor = if fused { 2 } else { 1 };
+        let mut input1 = [0i32; 256];
+        let mut input2 = [0i32; 256];
+        in1.fill(&mut input1, factor);
+        in2.fill(&mut input2, factor);
         let mut bias = 0;
         let rescale = if fused {
-            for t in input1.iter_mut().chain(input2.iter_mut()) {
-                *t = t.wrapping_mul(2);
-            }
             // fused_rescale_fits checked 1 <= shift <= 30 and that this fits.
             bias = (1i32 << (shift - 1)).wrapping_add(p.output_offset.wrapping_shl(shift));
             if p.act_min == -128 && p.act_max == 127 {
@@ -421,23 +425,107 @@ fn saturate(z: i32) -> i8 {
     z.clamp(-128, 127) as i8
 }
 
-/// Whether the fused output rescaling is exact for these (undoubled)
-/// tables: `1 <= shift <= 30`, `multiplier >= 0`, the doubled sum fits an
-/// `i32` (so does the undoubled one: no wrapping in the reference either),
-/// and `y + bias + (s >> 31)` cannot overflow for any `y` the multiply can
-/// give.
+/// One input's rescaling `MBQM_smaller_than_one((v + offset) << left_shift,
+/// multiplier, shift)` for the 256 int8 values `v`.
+struct InputRescale {
+    left_shift: i32,
+    offset: i32,
+    multiplier: i32,
+    shift: i32,
+}
+
+impl InputRescale {
+    fn new(left_shift: i32, offset: i32, multiplier: i32, shift: i32) -> Self {
+        Self {
+            left_shift,
+            offset,
+            multiplier,
+            shift,
+        }
+    }
+
+    /// The reference arithmetic for one value (as [`Params::apply`]).
+    fn one(&self, v: i32) -> i32 {
+        let x = v
+            .wrapping_add(self.offset)
+            .wrapping_mul(pow2(self.left_shift));
+        mbqm_lt1(x, self.multiplier, self.shift)
+    }
+
+    /// Whether the parameters are in [`Params::check`]'s ranges, where the
+    /// products below fit an `i64` and the rescaling is non-decreasing in
+    /// `v` (`multiplier >= 0`).
+    fn in_range(&self) -> bool {
+        self.multiplier >= 0
+            && (-31..=0).contains(&self.shift)
+            && (0..=22).contains(&self.left_shift)
+            && (-255..=255).contains(&self.offset)
+    }
+
+    /// The largest `|value|` over all 256 inputs, `None` if unknown
+    /// (parameters out of range). The rescaling is monotone, so it is at
+    /// one of the ends.
+    fn max_abs(&self) -> Option<i64> {
+        self.in_range().then(|| {
+            let (lo, hi) = (self.one(-128), self.one(127));
+            i64::from(lo).abs().max(i64::from(hi).abs())
+        })
+    }
+
+    /// Fills `table` (by `u8` bit pattern) with `factor * value`.
+    ///
+    /// In range, without per-value multiplies: `x * m` grows by
+    /// `m << left_shift` per step of `v` (|x * m| < 2^61), `SRDHM(x, m)` is
+    /// `(x * m + 2^30) >> 31` for `m >= 0` (see [`Tables`]) and
+    /// `RDBP(y, e)` is `(y + 2^(e-1) - [y < 0]) >> e` for `e >= 1`. The unit
+    /// tests check every entry against the reference arithmetic.
+    fn fill(&self, table: &mut [i32; 256], factor: i32) {
+        // Bit patterns 128..=255 are the values -128..=-1, 0..=127 the rest.
+        let (non_negative, negative) = table.split_at_mut(128);
+        if !self.in_range() {
+            for (v, t) in (-128..0).zip(negative.iter_mut()) {
+                *t = self.one(v).wrapping_mul(factor);
+            }
+            for (v, t) in (0..128).zip(non_negative.iter_mut()) {
+                *t = self.one(v).wrapping_mul(factor);
+            }
+            return;
+        }
+        let step = i64::from(self.multiplier) << self.left_shift;
+        let e = self.shift.unsigned_abs();
+        let (round, neg) = if e == 0 { (0, 0) } else { (1i64 << (e - 1), 1) };
+        let factor = i64::from(factor);
+        let mut prod = i64::from(self.offset - 128) * step;
+        let mut entry = |t: &mut i32| {
+            let y = (prod + (1 << 30)) >> 31;
+            let v = (y + round - (neg & i64::from(y < 0))) >> e;
+            *t = (v * factor) as i32;
+            prod += step;
+        };
+        negative.iter_mut().for_each(&mut entry);
+        non_negative.iter_mut().for_each(&mut entry);
+    }
+}
+
+/// Whether the fused output rescaling is exact for tables whose (undoubled)
+/// values are at most `max1` and `max2` in magnitude: `1 <= shift <= 30`,
+/// `multiplier >= 0`, the doubled sum fits an `i32` (so does the undoubled
+/// one: no wrapping in the reference either), and `y + bias + (s >> 31)`
+/// cannot overflow for any `y` the multiply can give.
 fn fused_rescale_fits(
-    t1: &[i32; 256],
-    t2: &[i32; 256],
+    max1: Option<i64>,
+    max2: Option<i64>,
     mult: i32,
     shift: u32,
     offset: i32,
 ) -> bool {
+    let (Some(max1), Some(max2)) = (max1, max2) else {
+        return false;
+    };
     if !(1..=30).contains(&shift) || mult < 0 {
         return false;
     }
-    let max_abs = |t: &[i32; 256]| t.iter().map(|v| i64::from(*v).abs()).max().unwrap_or(0);
-    let sum_max = 2 * (max_abs(t1) + max_abs(t2));
+    let sum_max = 2 * (max1 + max2);
     if sum_max > i64::from(i32::MAX) {
         return false;
     }
@@ -608,6 +696,56 @@ mod tests {
             // Every ADD that prepare makes takes the fused path.
             prop_assert!(p.tables().is_fused(), "{:?}", p);
             assert_tables_exact(&p);
+        }
+    }
+
+    /// Every table entry, built without per-value multiplies, against the
+    /// reference arithmetic, over the parameter ranges `check` accepts
+    /// (and some beyond, where `fill` takes the reference path).
+    #[test]
+    fn input_tables_match_reference_arithmetic() {
+        let mut st = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            st = st
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (st >> 32) as u32
+        };
+        let mut cases = Vec::new();
+        for ls in [0, 1, 20, 22, 23] {
+            for m in [0, 1, 1 << 30, i32::MAX, -5] {
+                for shift in [0, -1, -2, -17, -30, -31, 1] {
+                    for off in [-255, -127, 0, 128, 255, 300] {
+                        cases.push((ls, off, m, shift));
+                    }
+                }
+            }
+        }
+        for _ in 0..2000 {
+            let ls = (next() % 23) as i32;
+            let off = (next() % 511) as i32 - 255;
+            let m = (next() >> 1) as i32;
+            let shift = -((next() % 32) as i32);
+            cases.push((ls, off, m, shift));
+        }
+        for (ls, off, m, shift) in cases {
+            let r = InputRescale::new(ls, off, m, shift);
+            for factor in [1, 2] {
+                let mut t = [0i32; 256];
+                r.fill(&mut t, factor);
+                for v in -128..=127i32 {
+                    let want = r.one(v).wrapping_mul(factor);
+                    assert_eq!(
+                        t[usize::from(v as i8 as u8)],
+                        want,
+                        "{ls} {off} {m} {shift} v={v}"
+                    );
+                }
+            }
+            if let Some(max) = r.max_abs() {
+                let real = (-128..=127).map(|v| i64::from(r.one(v)).abs()).max();
+                assert_eq!(Some(max), real);
+            }
         }
     }
 
