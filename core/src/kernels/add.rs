@@ -482,7 +482,8 @@ impl InputRescale {
     fn fill(&self, table: &mut [i32; 256], factor: i32) {
         // Bit patterns 128..=255 are the values -128..=-1, 0..=127 the rest.
         let (non_negative, negative) = table.split_at_mut(128);
-        if !self.in_range() {
+        // (A shift of -31 is left to the reference: y + 2^30 could overflow.)
+        if !self.in_range() || self.shift < -30 {
             for (v, t) in (-128..0).zip(negative.iter_mut()) {
                 *t = self.one(v).wrapping_mul(factor);
             }
@@ -493,13 +494,17 @@ impl InputRescale {
         }
         let step = i64::from(self.multiplier) << self.left_shift;
         let e = self.shift.unsigned_abs();
-        let (round, neg) = if e == 0 { (0, 0) } else { (1i64 << (e - 1), 1) };
-        let factor = i64::from(factor);
+        // |y| <= |x| <= 383 * 2^22 and round <= 2^29: the i32 sums fit.
+        let (round, neg) = if e == 0 {
+            (0, 0)
+        } else {
+            (1i32 << (e - 1), -1)
+        };
         let mut prod = i64::from(self.offset - 128) * step;
         let mut entry = |t: &mut i32| {
-            let y = (prod + (1 << 30)) >> 31;
-            let v = (y + round - (neg & i64::from(y < 0))) >> e;
-            *t = (v * factor) as i32;
+            let y = ((prod + (1 << 30)) >> 31) as i32;
+            let v = y.wrapping_add(round).wrapping_add(neg & (y >> 31)) >> e;
+            *t = v.wrapping_mul(factor);
             prod += step;
         };
         negative.iter_mut().for_each(&mut entry);
