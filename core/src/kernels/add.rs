@@ -342,6 +342,13 @@ impl Tables {
         }
     }
 
+    /// [`Tables::apply`] as one shared function (the broadcasting path,
+    /// rare in practice, keeps no inlined copy of all three rescalings).
+    #[inline(never)]
+    fn apply_out_of_line(&self, a: i8, b: i8) -> i8 {
+        self.apply(a, b)
+    }
+
     /// `out[i] = apply(a[i], b[i])` over the shortest of the three slices
     /// (copies `a` to `out`, then runs [`Tables::apply_in_place`]).
     pub fn apply_slices(&self, a: &[i8], b: &[i8], out: &mut [i8]) {
@@ -444,7 +451,9 @@ impl InputRescale {
         }
     }
 
-    /// The reference arithmetic for one value (as [`Params::apply`]).
+    /// The reference arithmetic for one value (as [`Params::apply`]); out
+    /// of line, it only runs a few times per table in range.
+    #[inline(never)]
     fn one(&self, v: i32) -> i32 {
         let x = v
             .wrapping_add(self.offset)
@@ -568,7 +577,7 @@ pub fn eval_with(
         t.apply_slices(input1.data, input2.data, output.data);
         return Ok(());
     }
-    broadcast_binary(input1, input2, output, |a, b| t.apply(a, b))
+    broadcast_binary(input1, input2, output, |a, b| t.apply_out_of_line(a, b))
 }
 
 #[cfg(test)]
