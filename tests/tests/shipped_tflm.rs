@@ -154,7 +154,7 @@ fn shipped_arena_against_tflm() {
                 "{} ({what}): mote {mote} B, TFLM total {tflm} B (head {} B): {:.3} of TFLM, ceiling {:.3}, issue #7 target {:.3}",
                 g.name,
                 g.tflm_arena_head,
-                per_mille as f64 / tflm as f64,
+                mote as f64 / tflm as f64,
                 ceiling as f64 / 1000.0,
                 ISSUE7_TARGET_PER_MILLE as f64 / 1000.0
             ));
