@@ -18,6 +18,7 @@
 #[cfg(not(target_arch = "arm"))]
 use super::dsp::smlad;
 use super::dsp::{sxtb16, sxtb16_ror8};
+use super::epilogue::Epilogue;
 use super::{weight_sums, Clamp, Requant};
 use crate::kernels::conv2d::Params;
 use crate::kernels::{KernelError, PerChannel, View, ViewMut};
@@ -61,18 +62,21 @@ impl Pixels {
     }
 }
 
-/// Runs CONV_2D on the fast path, or returns `Ok(false)` (nothing written
-/// that the portable kernel would not overwrite) for a case it does not
+/// Runs CONV_2D on the fast path, storing every output element once
+/// through `epilogue`, or returns `Ok(false)` for a case it does not
 /// handle: grouped convolution, a reduction over [`MAX_K`], or a channel
-/// whose requantization is outside [`Requant`]'s range. The caller has
-/// validated shapes, lengths, bias and quantization.
-pub(crate) fn eval(
+/// whose requantization is outside [`Requant`]'s range. When it declines,
+/// it has written nothing the portable kernel would not overwrite, and with
+/// an epilogue that reads the output ([`Epilogue::READS_OUTPUT`]) nothing
+/// at all. The caller has validated shapes, lengths, bias and quantization.
+pub(crate) fn eval<E: Epilogue>(
     p: &Params,
     input: View<'_>,
     filter: View<'_>,
     bias: Option<I32s<'_>>,
     quant: PerChannel<'_>,
     output: ViewMut<'_>,
+    epilogue: &E,
 ) -> Result<bool, KernelError> {
     let (is, fs, os) = (input.shape, filter.shape, output.shape);
     let k = fs.h * fs.w * fs.c;
@@ -86,6 +90,15 @@ pub(crate) fn eval(
     let pixels = os.n * os.h * os.w;
     if chunk < 2 || pixels == 0 {
         return Ok(false);
+    }
+    if E::READS_OUTPUT {
+        // Decide before the first store: a decline in a later chunk would
+        // leave the portable kernel clobbered addends.
+        for (oc, row) in filter.data.chunks_exact(k).take(os.c).enumerate() {
+            if channel_requant(p, row, bias, quant, oc)?.is_none() {
+                return Ok(false);
+            }
+        }
     }
     let clamp = Clamp::new(p.act_min, p.act_max);
     let patch = PatchGeometry::new(p, input, fs, os)?;
@@ -113,15 +126,7 @@ pub(crate) fn eval(
                 .data
                 .get(oc * k..oc * k + k)
                 .ok_or(KernelError::Length)?;
-            let (sum, sum_abs) = weight_sums(row.iter().copied());
-            let b = match bias {
-                Some(b) => b.get(oc).ok_or(KernelError::Length)?,
-                None => 0,
-            };
-            let m = quant.multiplier.get(oc).ok_or(KernelError::Length)?;
-            let s = quant.shift.get(oc).ok_or(KernelError::Length)?;
-            let Some(r) = Requant::new(b, sum, sum_abs, p.input_offset, m, s, p.output_offset)
-            else {
+            let Some(r) = channel_requant(p, row, bias, quant, oc)? else {
                 return Ok(false);
             };
             *reqs.get_mut(j).ok_or(KernelError::Length)? = r;
@@ -162,15 +167,42 @@ pub(crate) fn eval(
             patch.build(a, bpx, xwords, &mut raw)?;
             let (row_a, row_b) = out_rows(out, px, two, os.c, c0, n, &mut spare)?;
             if clamp.full() {
-                tiles::<true>(xwords, wwords, &reqs, clamp, row_a, row_b)?;
+                tiles::<true, E>(xwords, wwords, &reqs, clamp, epilogue, row_a, row_b)?;
             } else {
-                tiles::<false>(xwords, wwords, &reqs, clamp, row_a, row_b)?;
+                tiles::<false, E>(xwords, wwords, &reqs, clamp, epilogue, row_a, row_b)?;
             }
             px += if two { 2 } else { 1 };
         }
         c0 += n;
     }
     Ok(true)
+}
+
+/// Output channel `oc`'s requantization (its filter row is `row`), or
+/// `None` when [`Requant`] cannot represent it.
+fn channel_requant(
+    p: &Params,
+    row: &[i8],
+    bias: Option<I32s<'_>>,
+    quant: PerChannel<'_>,
+    oc: usize,
+) -> Result<Option<Requant>, KernelError> {
+    let (sum, sum_abs) = weight_sums(row.iter().copied());
+    let b = match bias {
+        Some(b) => b.get(oc).ok_or(KernelError::Length)?,
+        None => 0,
+    };
+    let m = quant.multiplier.get(oc).ok_or(KernelError::Length)?;
+    let s = quant.shift.get(oc).ok_or(KernelError::Length)?;
+    Ok(Requant::new(
+        b,
+        sum,
+        sum_abs,
+        p.input_offset,
+        m,
+        s,
+        p.output_offset,
+    ))
 }
 
 /// The output slices (channels `c0..c0+n`) of pixels `px` and `px + 1`; the
@@ -198,13 +230,15 @@ fn out_rows<'o>(
 }
 
 /// All channel-pair tiles of one pixel pair: `xw` is the pair's patch,
-/// `ww` the chunk's filter words, `row_a`/`row_b` the two pixels' outputs.
+/// `ww` the chunk's filter words, `row_a`/`row_b` the two pixels' outputs,
+/// each element stored once through `ep`.
 #[inline(always)]
-fn tiles<const FULL: bool>(
+fn tiles<const FULL: bool, E: Epilogue>(
     xw: &[u32],
     ww: &[u32],
     reqs: &[Requant],
     clamp: Clamp,
+    ep: &E,
     row_a: &mut [i8],
     row_b: &mut [i8],
 ) -> Result<(), KernelError> {
@@ -226,18 +260,18 @@ fn tiles<const FULL: bool>(
         ];
         match (ra.next(), rb.next()) {
             (Some(a), Some(b)) => {
-                a[0] = v[0];
-                a[1] = v[2];
-                b[0] = v[1];
-                b[1] = v[3];
+                a[0] = ep.apply(v[0], a[0]);
+                a[1] = ep.apply(v[2], a[1]);
+                b[0] = ep.apply(v[1], b[0]);
+                b[1] = ep.apply(v[3], b[1]);
             }
             _ => {
                 // The odd last channel: its lone output per pixel.
                 let a = ra.into_remainder();
                 let b = rb.into_remainder();
                 if let (Some(a), Some(b)) = (a.first_mut(), b.first_mut()) {
-                    *a = v[0];
-                    *b = v[1];
+                    *a = ep.apply(v[0], *a);
+                    *b = ep.apply(v[1], *b);
                 }
                 break;
             }
@@ -486,6 +520,7 @@ fn split(q: &[i8]) -> (u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::super::super::testutil::*;
+    use super::super::epilogue::Store;
     use super::*;
     use crate::kernels::conv2d::{eval_portable, prepare, Options};
     use crate::kernels::{Activation, Padding, Quant, Shape4};
@@ -544,9 +579,21 @@ mod tests {
             })
     }
 
+    /// The fast path with the plain store, in the shared runner's signature.
+    fn eval_store(
+        p: &Params,
+        input: View<'_>,
+        filter: View<'_>,
+        bias: Option<I32s<'_>>,
+        quant: PerChannel<'_>,
+        output: ViewMut<'_>,
+    ) -> Result<bool, KernelError> {
+        eval(p, input, filter, bias, quant, output, &Store)
+    }
+
     /// Runs the fast path (`Ok(None)` when it declines) and the portable one.
     fn run(c: &Case) -> (Option<Vec<i8>>, Vec<i8>) {
-        run_fast_and_portable(c, eval, eval_portable)
+        run_fast_and_portable(c, eval_store, eval_portable)
     }
 
     proptest! {
