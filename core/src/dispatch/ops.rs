@@ -140,7 +140,15 @@ pub(super) fn add(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
     let os = shape4(o);
     p.validate(shape4(a), shape4(b), os)?;
     if let Some(io) = io {
-        binary_eval(io, [a, b, o], |x, y, out| add::eval(&p, x, y, out))?;
+        // Built once for the whole tensor (512 rescalings), not per chunk.
+        let t = p.tables();
+        match io.in_place {
+            None => add::eval_with(&t, io.view(0, a)?, io.view(1, b)?, io.view_mut(o)?)?,
+            Some(k) => {
+                let (buf, other) = in_place_operands(io, [a, b, o], k)?;
+                t.apply_in_place(buf, other, k == 0);
+            }
+        }
     }
     Ok(p.macs(os))
 }
@@ -168,17 +176,36 @@ fn binary_eval(
 ) -> Result<(), OpError> {
     match io.in_place {
         None => kernel(io.view(0, a)?, io.view(1, b)?, io.view_mut(o)?).map_err(Into::into),
-        Some(k @ (0 | 1)) => {
-            let os = shape4(o);
-            let (written, other, other_t) = if k == 0 { (a, 1, b) } else { (b, 0, a) };
-            if shape4(written) != os || shape4(other_t) != os {
-                return Err(OpError::Tensors);
-            }
-            let other = io.view(other, other_t)?.data;
-            in_place_binary(as_i8_mut(io.output)?, other, k, kernel)
+        Some(k) => {
+            let (buf, other) = in_place_operands(io, [a, b, o], k)?;
+            in_place_binary(buf, other, k, kernel)
         }
-        Some(_) => Err(OpError::Tensors),
     }
+}
+
+/// For a binary element-wise op run in place over input `k` (0 or 1): the
+/// output's bytes (holding input `k`) and the other input, of the same
+/// length. Both inputs must have the output's shape (no broadcasting).
+fn in_place_operands<'x>(
+    io: Io<'x>,
+    [a, b, o]: [&TensorInfo; 3],
+    k: usize,
+) -> Result<(&'x mut [i8], &'x [i8]), OpError> {
+    let (written, other, other_t) = match k {
+        0 => (a, 1, b),
+        1 => (b, 0, a),
+        _ => return Err(OpError::Tensors),
+    };
+    let os = shape4(o);
+    if shape4(written) != os || shape4(other_t) != os {
+        return Err(OpError::Tensors);
+    }
+    let other = io.view(other, other_t)?.data;
+    let buf = as_i8_mut(io.output)?;
+    if buf.len() != other.len() {
+        return Err(OpError::Tensors);
+    }
+    Ok((buf, other))
 }
 
 /// Runs a one-input element-wise kernel, in place when the plan put the

@@ -8,8 +8,8 @@
 //! output's or 1).
 
 use super::{
-    activation_range, broadcast_binary, broadcast_strides, Activation, KernelError, Quant, Shape4,
-    View, ViewMut, Words,
+    activation_range, broadcast_binary, broadcast_strides, check_len, Activation, KernelError,
+    Quant, Shape4, View, ViewMut, Words,
 };
 use crate::quant::{
     multiply_by_quantized_multiplier_smaller_than_one_exp as mbqm_lt1, pow2,
@@ -202,6 +202,253 @@ impl Params {
     }
 }
 
+impl Params {
+    /// Builds the lookup tables of [`Tables`] (512 input rescalings); build
+    /// them once per op run, not per element.
+    pub fn tables(&self) -> Tables {
+        Tables::new(self)
+    }
+}
+
+/// ADD prepared for many elements: [`Params::apply`] with the two input
+/// rescalings looked up instead of computed.
+///
+/// Each input's rescaling `MBQM_smaller_than_one((in + offset) << left_shift,
+/// mult, shift)` depends only on the int8 value, so it is tabulated for all
+/// 256 values (the same integer arithmetic, so the tables are exact). What
+/// is left per element is two loads, an add and the output rescaling.
+///
+/// The output rescaling `clamp(RDBP(SRDHM(s, m), e) + offset)` is done in a
+/// fused form when the tables' value range allows it (it does for every ADD
+/// that [`prepare`] makes; `fused_rescale_fits` has the conditions):
+/// - `SRDHM(s, m)` is `(s * m + 2^30) >> 31` (ties toward +infinity, for any
+///   `m >= 0`), which equals `y = (2s * m + 2^31) >> 32`: one `SMMULR` on a
+///   Cortex-M4. The tables hold `2 * value`, so their sum is `2s` already.
+/// - `RDBP(y, e)` (ties away from zero) for `e >= 1` is
+///   `(y + 2^(e-1) - [y < 0]) >> e`, and adding `offset << e` before the
+///   shift adds `offset` after it, so `bias = 2^(e-1) + (offset << e)` is
+///   one constant (folded into the multiply: `SMMLAR`).
+/// - `[y < 0]` may be replaced by `[s < 0]`: they differ only when `s < 0`
+///   and `y = 0`, and `(bias - 1) >> e == bias >> e` because `bias`'s low
+///   `e` bits are `2^(e-1)`, not 0.
+/// - Without an activation the clamp to `[-128, 127]` is one `SSAT`.
+///
+/// Otherwise (an output shift of 0, or values too large to double) it runs
+/// the reference arithmetic on the looked-up values. Either way
+/// [`Tables::apply`] equals [`Params::apply`] for every pair of inputs.
+///
+/// 2 KiB (two 256-entry `i32` tables) plus a few words: build it on the
+/// stack once per op run.
+#[derive(Debug, Clone)]
+pub struct Tables {
+    /// Input 1's rescaled value per `u8` bit pattern (doubled when fused).
+    input1: [i32; 256],
+    /// Input 2's rescaled value per `u8` bit pattern (doubled when fused).
+    input2: [i32; 256],
+    /// How the output is rescaled.
+    rescale: Rescale,
+    /// Output multiplier (Q0.31).
+    multiplier: i32,
+    /// Fused: right shift `e = -output_shift` (`1..=30`).
+    shift: u32,
+    /// Fused: `2^(e-1) + (output_offset << e)`.
+    bias: i32,
+    /// Reference path: as in [`Params`].
+    output_shift: i32,
+    output_offset: i32,
+    act_min: i32,
+    act_max: i32,
+}
+
+/// The output rescaling a [`Tables`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rescale {
+    /// Fused, no activation: saturate to int8.
+    Saturate,
+    /// Fused, then clamp to `[act_min, act_max]` (inside int8).
+    Clamp,
+    /// [`Params::apply`]'s arithmetic on the looked-up sum.
+    Reference,
+}
+
+impl Tables {
+    /// Builds the tables for `p` (512 input rescalings). Fields outside
+    /// [`Params::check`]'s ranges give [`Params::apply`]'s results too (on
+    /// the reference path).
+    pub fn new(p: &Params) -> Self {
+        let scale = pow2(p.left_shift);
+        let rescale = |v: i32, offset: i32, mult: i32, shift: i32| {
+            mbqm_lt1(v.wrapping_add(offset).wrapping_mul(scale), mult, shift)
+        };
+        let mut input1 = [0i32; 256];
+        let mut input2 = [0i32; 256];
+        for (bits, (t1, t2)) in (0u8..=255).zip(input1.iter_mut().zip(input2.iter_mut())) {
+            let v = i32::from(bits as i8);
+            *t1 = rescale(v, p.input1_offset, p.input1_multiplier, p.input1_shift);
+            *t2 = rescale(v, p.input2_offset, p.input2_multiplier, p.input2_shift);
+        }
+        let shift = p.output_shift.unsigned_abs();
+        let act_ok = (-128..=127).contains(&p.act_min) && (p.act_min..=127).contains(&p.act_max);
+        let fused = p.output_shift <= 0
+            && act_ok
+            && fused_rescale_fits(
+                &input1,
+                &input2,
+                p.output_multiplier,
+                shift,
+                p.output_offset,
+            );
+        let mut bias = 0;
+        let rescale = if fused {
+            for t in input1.iter_mut().chain(input2.iter_mut()) {
+                *t = t.wrapping_mul(2);
+            }
+            // fused_rescale_fits checked 1 <= shift <= 30 and that this fits.
+            bias = (1i32 << (shift - 1)).wrapping_add(p.output_offset.wrapping_shl(shift));
+            if p.act_min == -128 && p.act_max == 127 {
+                Rescale::Saturate
+            } else {
+                Rescale::Clamp
+            }
+        } else {
+            Rescale::Reference
+        };
+        Self {
+            input1,
+            input2,
+            rescale,
+            multiplier: p.output_multiplier,
+            shift,
+            bias,
+            output_shift: p.output_shift,
+            output_offset: p.output_offset,
+            act_min: p.act_min,
+            act_max: p.act_max,
+        }
+    }
+
+    /// The op on one pair of values; equals [`Params::apply`].
+    #[inline]
+    pub fn apply(&self, a: i8, b: i8) -> i8 {
+        let s = lookup(&self.input1, a).wrapping_add(lookup(&self.input2, b));
+        match self.rescale {
+            Rescale::Saturate => saturate(self.fused(s)),
+            Rescale::Clamp => self.clamp(self.fused(s)),
+            Rescale::Reference => self.reference(s),
+        }
+    }
+
+    /// `out[i] = apply(a[i], b[i])` over the shortest of the three slices
+    /// (copies `a` to `out`, then runs [`Tables::apply_in_place`]).
+    pub fn apply_slices(&self, a: &[i8], b: &[i8], out: &mut [i8]) {
+        let n = out.len().min(a.len()).min(b.len());
+        if let (Some(out), Some(a), Some(b)) = (out.get_mut(..n), a.get(..n), b.get(..n)) {
+            out.copy_from_slice(a);
+            self.apply_in_place(out, b, true);
+        }
+    }
+
+    /// In place: `buf[i] = apply(buf[i], other[i])` when `buf` holds input 1,
+    /// `apply(other[i], buf[i])` otherwise, over the shorter slice. Each
+    /// element is read before it is written, so no copy is needed.
+    pub fn apply_in_place(&self, buf: &mut [i8], other: &[i8], buf_is_input1: bool) {
+        // The sum commutes: swapping the tables swaps the operands.
+        let (own, theirs) = if buf_is_input1 {
+            (&self.input1, &self.input2)
+        } else {
+            (&self.input2, &self.input1)
+        };
+        let pairs = buf.iter_mut().zip(other);
+        let sum = |o: i8, y: i8| lookup(own, o).wrapping_add(lookup(theirs, y));
+        match self.rescale {
+            Rescale::Saturate => {
+                for (o, &y) in pairs {
+                    *o = saturate(self.fused(sum(*o, y)));
+                }
+            }
+            Rescale::Clamp => {
+                for (o, &y) in pairs {
+                    *o = self.clamp(self.fused(sum(*o, y)));
+                }
+            }
+            Rescale::Reference => {
+                for (o, &y) in pairs {
+                    *o = self.reference(sum(*o, y));
+                }
+            }
+        }
+    }
+
+    /// Fused output rescaling of the doubled sum `s2`, before the clamp
+    /// (see the type's documentation). `fused_rescale_fits` bounded the
+    /// intermediate values, so the wrapping operations never wrap.
+    #[inline(always)]
+    fn fused(&self, s2: i32) -> i32 {
+        let y = ((i64::from(s2) * i64::from(self.multiplier) + (1i64 << 31)) >> 32) as i32;
+        y.wrapping_add(self.bias).wrapping_add(s2 >> 31) >> self.shift
+    }
+
+    /// The activation clamp (inside int8, checked by [`Tables::new`]).
+    #[inline(always)]
+    fn clamp(&self, z: i32) -> i8 {
+        z.max(self.act_min).min(self.act_max) as i8
+    }
+
+    /// The reference output rescaling on the looked-up sum; out of line,
+    /// since only unusual parameters take it.
+    #[inline(never)]
+    fn reference(&self, s: i32) -> i8 {
+        let raw = mbqm_lt1(s, self.multiplier, self.output_shift).wrapping_add(self.output_offset);
+        super::clamp_i8(raw, self.act_min, self.act_max)
+    }
+
+    /// Whether the fused output rescaling is used (tests).
+    #[cfg(test)]
+    fn is_fused(&self) -> bool {
+        self.rescale != Rescale::Reference
+    }
+}
+
+/// A table entry by the value's `u8` bit pattern (always in bounds).
+#[inline(always)]
+fn lookup(table: &[i32; 256], v: i8) -> i32 {
+    table[usize::from(v as u8)]
+}
+
+/// Saturates to int8 (`SSAT #8` on a Cortex-M4).
+#[inline(always)]
+fn saturate(z: i32) -> i8 {
+    z.clamp(-128, 127) as i8
+}
+
+/// Whether the fused output rescaling is exact for these (undoubled)
+/// tables: `1 <= shift <= 30`, `multiplier >= 0`, the doubled sum fits an
+/// `i32` (so does the undoubled one: no wrapping in the reference either),
+/// and `y + bias + (s >> 31)` cannot overflow for any `y` the multiply can
+/// give.
+fn fused_rescale_fits(
+    t1: &[i32; 256],
+    t2: &[i32; 256],
+    mult: i32,
+    shift: u32,
+    offset: i32,
+) -> bool {
+    if !(1..=30).contains(&shift) || mult < 0 {
+        return false;
+    }
+    let max_abs = |t: &[i32; 256]| t.iter().map(|v| i64::from(*v).abs()).max().unwrap_or(0);
+    let sum_max = 2 * (max_abs(t1) + max_abs(t2));
+    if sum_max > i64::from(i32::MAX) {
+        return false;
+    }
+    // |y| <= |2s| * m / 2^32 + 1.
+    let y_max = ((sum_max * i64::from(mult)) >> 32) + 1;
+    let bias = (1i64 << (shift - 1)) + (i64::from(offset) << shift);
+    let lo = -y_max + bias - 1;
+    let hi = y_max + bias;
+    lo >= i64::from(i32::MIN) && hi <= i64::from(i32::MAX)
+}
+
 /// Runs ADD with broadcasting.
 pub fn eval(
     p: &Params,
@@ -210,7 +457,25 @@ pub fn eval(
     output: ViewMut<'_>,
 ) -> Result<(), KernelError> {
     p.validate(input1.shape, input2.shape, output.shape)?;
-    broadcast_binary(input1, input2, output, |a, b| p.apply(a, b))
+    eval_with(&p.tables(), input1, input2, output)
+}
+
+/// [`eval`] with tables already built (shapes validated by the caller with
+/// [`Params::validate`]; lengths are checked here).
+pub fn eval_with(
+    t: &Tables,
+    input1: View<'_>,
+    input2: View<'_>,
+    output: ViewMut<'_>,
+) -> Result<(), KernelError> {
+    if input1.shape == output.shape && input2.shape == output.shape {
+        check_len(output.shape, input1.data.len())?;
+        check_len(output.shape, input2.data.len())?;
+        check_len(output.shape, output.data.len())?;
+        t.apply_slices(input1.data, input2.data, output.data);
+        return Ok(());
+    }
+    broadcast_binary(input1, input2, output, |a, b| t.apply(a, b))
 }
 
 #[cfg(test)]
@@ -304,6 +569,133 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Every one of the 65,536 input pairs through [`Tables::apply`],
+    /// [`Tables::apply_slices`] and [`Tables::apply_in_place`] (both operand
+    /// orders) against [`Params::apply`].
+    fn assert_tables_exact(p: &Params) {
+        let t = p.tables();
+        let a: Vec<i8> = (0..=u16::MAX).map(|k| (k >> 8) as u8 as i8).collect();
+        let b: Vec<i8> = (0..=u16::MAX).map(|k| k as u8 as i8).collect();
+        let want: Vec<i8> = a.iter().zip(&b).map(|(&x, &y)| p.apply(x, y)).collect();
+        for (k, (&x, &y)) in a.iter().zip(&b).enumerate() {
+            assert_eq!(t.apply(x, y), want[k], "a={x} b={y} {p:?}");
+        }
+        let mut out = vec![0i8; a.len()];
+        t.apply_slices(&a, &b, &mut out);
+        assert_eq!(out, want);
+        let mut buf = a.clone();
+        t.apply_in_place(&mut buf, &b, true);
+        assert_eq!(buf, want);
+        let mut buf = b.clone();
+        t.apply_in_place(&mut buf, &a, false);
+        assert_eq!(buf, want);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+        #[test]
+        fn tables_exact_for_prepared_params(
+            s1 in 0.0001f32..1.0, s2 in 0.0001f32..1.0, so in 0.0001f32..1.0,
+            z1 in zero_point(), z2 in zero_point(), zo in zero_point(),
+            act in 0i32..4,
+        ) {
+            let p = prepare(
+                Activation::from_tflite(act).unwrap(),
+                Quant::new(s1, z1), Quant::new(s2, z2), Quant::new(so, zo),
+            ).unwrap();
+            // Every ADD that prepare makes takes the fused path.
+            prop_assert!(p.tables().is_fused(), "{:?}", p);
+            assert_tables_exact(&p);
+        }
+    }
+
+    #[test]
+    fn tables_exact_at_extremes() {
+        let base = prepare(
+            Activation::None,
+            Quant::new(0.02, 3),
+            Quant::new(0.05, -7),
+            Quant::new(0.04, 11),
+        )
+        .unwrap();
+        assert!(base.tables().is_fused());
+        let mut cases = vec![base];
+        // Output shifts 0 and -31 (reference path), -30 and -1 (fused edges).
+        // (An offset << 30 must fit an i32 for the fused form.)
+        for (shift, offset) in [(0, 11), (-31, 11), (-30, 0), (-1, 11)] {
+            cases.push(Params {
+                output_shift: shift,
+                output_offset: offset,
+                ..base
+            });
+        }
+        // Largest headroom and multipliers: doubled sums overflow, reference path.
+        cases.push(Params {
+            left_shift: 22,
+            input1_multiplier: i32::MAX,
+            input1_shift: 0,
+            input2_multiplier: i32::MAX,
+            input2_shift: 0,
+            output_multiplier: i32::MAX,
+            ..base
+        });
+        // Zero and tiny multipliers, extreme offsets, narrow clamps.
+        cases.push(Params {
+            input1_offset: 128,
+            input2_offset: -127,
+            input1_multiplier: 0,
+            input2_multiplier: 1,
+            output_offset: -128,
+            act_min: -5,
+            act_max: 9,
+            ..base
+        });
+        cases.push(Params {
+            input1_offset: -127,
+            input2_offset: 128,
+            input1_multiplier: i32::MAX,
+            input1_shift: -1,
+            input2_multiplier: 1 << 30,
+            input2_shift: -31,
+            output_multiplier: i32::MAX,
+            output_shift: -1,
+            output_offset: 127,
+            act_min: 0,
+            act_max: 127,
+            ..base
+        });
+        cases.push(Params {
+            output_multiplier: 0,
+            act_min: 3,
+            act_max: 3,
+            ..base
+        });
+        // The plain-addition case from known_values_and_errors.
+        cases.push(
+            prepare(
+                Activation::Relu6,
+                Quant::new(0.1, 0),
+                Quant::new(0.1, 0),
+                Quant::new(0.1, 0),
+            )
+            .unwrap(),
+        );
+        for p in &cases {
+            p.check().unwrap();
+            assert_tables_exact(p);
+        }
+        assert!(
+            !cases[1].tables().is_fused(),
+            "shift 0 uses the reference path"
+        );
+        assert!(
+            !cases[2].tables().is_fused(),
+            "shift 31 uses the reference path"
+        );
+        assert!(cases[3].tables().is_fused() && cases[4].tables().is_fused());
+        assert!(!cases[5].tables().is_fused(), "doubled sums would overflow");
     }
 
     #[test]
