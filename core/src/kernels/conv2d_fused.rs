@@ -210,7 +210,8 @@ impl Params {
 ///
 /// A view that is one part read directly (no resize, no concatenation) is
 /// the convolution's input itself: that case runs the DSP convolution
-/// ([`super::fast::conv`]) with the ADD as its store epilogue. Other views,
+/// ([`super::fast::conv`]) with the ADD (its lookup tables, built once per
+/// call) as its store epilogue. Other views,
 /// and cases the fast kernel declines, run the portable loop
 /// ([`eval_portable`]); both give the same bytes.
 #[allow(clippy::too_many_arguments)]
@@ -318,7 +319,10 @@ fn fast_direct(
         return Ok(false);
     };
     match &p.add {
-        Some(add) => fast::conv::eval(&p.conv, input, filter, bias, quant, output, add),
+        Some(add) => {
+            let tables = add.tables();
+            fast::conv::eval(&p.conv, input, filter, bias, quant, output, &tables)
+        }
         None => fast::conv::eval(&p.conv, input, filter, bias, quant, output, &Store),
     }
 }

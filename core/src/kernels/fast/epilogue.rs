@@ -39,13 +39,14 @@ impl Epilogue for Store {
 }
 
 /// ADD with the kernel's value as the first operand and the output's
-/// previous contents as the second (`add::Params::apply`, bit-exact with
-/// the ADD kernel).
-impl Epilogue for add::Params {
+/// previous contents as the second, through the ADD's lookup tables
+/// ([`add::Tables::apply`], equal to `add::Params::apply`); the caller
+/// builds the tables once per op.
+impl Epilogue for add::Tables {
     const READS_OUTPUT: bool = true;
 
     #[inline(always)]
     fn apply(&self, value: i8, old: i8) -> i8 {
-        add::Params::apply(self, value, old)
+        add::Tables::apply(self, value, old)
     }
 }
