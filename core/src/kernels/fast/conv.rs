@@ -6,10 +6,14 @@
 //! their receptive fields ("patches", `kh * kw * in_c` values, padding taps
 //! set to `-input_offset`) are sign-extended once and then shared by every
 //! output channel of the chunk. For a 1x1 convolution the patch is the
-//! input pixel itself; for the first layer (1 to 3 input channels) it is a
-//! handful of bytes. No other copy of the input is made.
+//! input pixel itself. For channel counts that are not a multiple of 4
+//! (first layers: 1 to 3 input channels) each filter row `kw * in_c` is
+//! padded with zero weights to whole words ([`Layout::Rows`]), so a patch
+//! row is read from the input a word at a time rather than tap by tap. No
+//! other copy of the input is made.
 //!
-//! Scratch layout, both in groups of 4 reduction values `k..k+4`, each group
+//! Scratch layout, both in groups of 4 reduction values `k..k+4` (of the
+//! [`Layout`]'s order), each group
 //! 4 words: `[A(k, k+2), B(k, k+2), A(k+1, k+3), B(k+1, k+3)]` where A and B
 //! are the two pixels (patch) or the two channels (filter) of a tile, so
 //! each half of a group is one LDRD of patch words and one of filter words
@@ -80,11 +84,11 @@ pub(crate) fn eval<E: Epilogue>(
 ) -> Result<bool, KernelError> {
     let (is, fs, os) = (input.shape, filter.shape, output.shape);
     let k = fs.h * fs.w * fs.c;
-    let k4 = k.div_ceil(4) * 4;
-    if is.c != fs.c || k4 > MAX_K || k == 0 || os.c == 0 {
+    let layout = Layout::choose(p, fs);
+    let groups = layout.groups();
+    if is.c != fs.c || groups * 4 > MAX_K || k == 0 || os.c == 0 {
         return Ok(false);
     }
-    let groups = k4 / 4;
     // Each output channel takes 2 * groups words of filter scratch.
     let chunk = (W_WORDS / (2 * groups)).min(MAX_CHUNK) & !1;
     let pixels = os.n * os.h * os.w;
@@ -101,7 +105,7 @@ pub(crate) fn eval<E: Epilogue>(
         }
     }
     let clamp = Clamp::new(p.act_min, p.act_max);
-    let patch = PatchGeometry::new(p, input, fs, os)?;
+    let patch = PatchGeometry::new(p, input, fs, layout);
     let out = output.data;
     let mut wbuf = [0u32; W_WORDS];
     let mut reqs = [Requant::default(); MAX_CHUNK];
@@ -135,7 +139,7 @@ pub(crate) fn eval<E: Epilogue>(
                 .ok_or(KernelError::Length)?;
             let lane = j % 2;
             for (g, dst) in block.chunks_exact_mut(2).enumerate() {
-                let word = word_at(row, (g / 2) * 4);
+                let word = layout.filter_word(row, g / 2);
                 if let Some(d) = dst.get_mut(lane) {
                     *d = if g % 2 == 0 {
                         sxtb16(word)
@@ -176,6 +180,62 @@ pub(crate) fn eval<E: Epilogue>(
         c0 += n;
     }
     Ok(true)
+}
+
+/// How a reduction (a filter row, a pixel's patch) fills the groups of 4
+/// values; the filter and the patches use the same one.
+#[derive(Debug, Clone, Copy)]
+enum Layout {
+    /// OHWI order, zero-padded at the end to a multiple of 4.
+    Flat { k: usize },
+    /// Each filter row `(fy, 0..kw, 0..c)` (`len = kw * c` values) padded
+    /// with zero weights to `words` whole words. Without horizontal
+    /// dilation a patch row is `len` contiguous input bytes for a pixel
+    /// away from the left and right borders, so it is read a word at a time
+    /// (the bytes past `len` meet zero weights) instead of copied tap by
+    /// tap: for channel counts that are not a multiple of 4 (first layers,
+    /// 1 to 3 channels) the per-tap copies cost more than the padding's
+    /// extra MACs.
+    Rows { kh: usize, len: usize, words: usize },
+}
+
+impl Layout {
+    /// [`Layout::Rows`] for channel counts that are not a multiple of 4
+    /// without horizontal dilation, when it fits [`MAX_K`]; else flat.
+    fn choose(p: &Params, fs: crate::kernels::Shape4) -> Self {
+        let len = fs.w * fs.c;
+        let rows = Layout::Rows {
+            kh: fs.h,
+            len,
+            words: len.div_ceil(4),
+        };
+        if fs.c % 4 != 0 && p.dilation_w == 1 && rows.groups() * 4 <= MAX_K {
+            rows
+        } else {
+            Layout::Flat { k: fs.h * len }
+        }
+    }
+
+    /// Groups of 4 values in the reduction.
+    fn groups(&self) -> usize {
+        match *self {
+            Layout::Flat { k } => k.div_ceil(4),
+            Layout::Rows { kh, words, .. } => kh * words,
+        }
+    }
+
+    /// Group `g`'s 4 values of the OHWI filter row `row` as a word (zeros
+    /// in the padding).
+    fn filter_word(&self, row: &[i8], g: usize) -> u32 {
+        match *self {
+            Layout::Flat { .. } => word_at(row, g * 4),
+            Layout::Rows { len, words, .. } => {
+                let fy = g / words;
+                let seg = row.get(fy * len..fy * len + len).unwrap_or(&[]);
+                word_at(seg, (g % words) * 4)
+            }
+        }
+    }
 }
 
 /// Output channel `oc`'s requantization (its filter row is `row`), or
@@ -371,17 +431,14 @@ struct PatchGeometry<'a> {
     pad_w: usize,
     /// `-input_offset` four times: the value of a padding tap.
     pad_word: u32,
+    /// The reduction's layout (the filter's).
+    layout: Layout,
 }
 
 impl<'a> PatchGeometry<'a> {
-    fn new(
-        p: &Params,
-        input: View<'a>,
-        fs: crate::kernels::Shape4,
-        _os: crate::kernels::Shape4,
-    ) -> Result<Self, KernelError> {
+    fn new(p: &Params, input: View<'a>, fs: crate::kernels::Shape4, layout: Layout) -> Self {
         let pad = (-p.input_offset) as i8 as u8;
-        Ok(Self {
+        Self {
             input: input.data,
             in_h: input.shape.h,
             in_w: input.shape.w,
@@ -395,7 +452,8 @@ impl<'a> PatchGeometry<'a> {
             pad_h: p.pad_h,
             pad_w: p.pad_w,
             pad_word: u32::from_le_bytes([pad; 4]),
-        })
+            layout,
+        }
     }
 
     /// The input bytes of tap `(fy, fx)` of pixel `px`, `None` in padding.
@@ -418,11 +476,87 @@ impl<'a> PatchGeometry<'a> {
         xw: &mut [u32],
         raw: &mut [[i8; MAX_K]; 2],
     ) -> Result<(), KernelError> {
-        if self.c % 4 == 0 {
-            self.build_c4(a, b, xw)
-        } else {
-            self.build_bytes(a, b, xw, raw)
+        match self.layout {
+            Layout::Rows { len, words, .. } => self.build_rows(a, b, len, words, xw, raw),
+            Layout::Flat { .. } if self.c % 4 == 0 => self.build_c4(a, b, xw),
+            Layout::Flat { .. } => self.build_bytes(a, b, xw, raw),
         }
+    }
+
+    /// [`Layout::Rows`]: per filter row, each pixel's row is read from the
+    /// input a word at a time (or is all padding, or, at the left and right
+    /// borders, is gathered tap by tap into `raw`).
+    fn build_rows(
+        &self,
+        a: Pixel,
+        b: Pixel,
+        len: usize,
+        words: usize,
+        xw: &mut [u32],
+        raw: &mut [[i8; MAX_K]; 2],
+    ) -> Result<(), KernelError> {
+        let [ra, rb] = raw;
+        let mut dst = xw.chunks_exact_mut(4);
+        for fy in 0..self.kh {
+            let sa = self.row(a, fy, len, ra)?;
+            let sb = self.row(b, fy, len, rb)?;
+            for q in 0..words {
+                let d = dst.next().ok_or(KernelError::Length)?;
+                let wa = sa.map_or(self.pad_word, |s| word_at(s, q * 4));
+                let wb = sb.map_or(self.pad_word, |s| word_at(s, q * 4));
+                d[0] = sxtb16(wa);
+                d[1] = sxtb16(wb);
+                d[2] = sxtb16_ror8(wa);
+                d[3] = sxtb16_ror8(wb);
+            }
+        }
+        Ok(())
+    }
+
+    /// Filter row `fy` of pixel `px`'s patch for [`Layout::Rows`]: `None`
+    /// when the row is in the padding; else bytes whose first `len` are the
+    /// row's values (what follows meets zero weights): the input from the
+    /// row's first value on, or `buf` filled tap by tap when the row is
+    /// partly in the left or right padding.
+    #[inline(always)]
+    fn row<'s>(
+        &'s self,
+        px: Pixel,
+        fy: usize,
+        len: usize,
+        buf: &'s mut [i8; MAX_K],
+    ) -> Result<Option<&'s [i8]>, KernelError> {
+        let Some(iy) = (px.oy * self.stride_h + fy * self.dil_h)
+            .checked_sub(self.pad_h)
+            .filter(|&iy| iy < self.in_h)
+        else {
+            return Ok(None);
+        };
+        let x = px.ox * self.stride_w;
+        let base = (px.b * self.in_h + iy) * self.in_w;
+        if let Some(ix) = x
+            .checked_sub(self.pad_w)
+            .filter(|&ix| ix + self.kw <= self.in_w)
+        {
+            let at = (base + ix) * self.c;
+            return self.input.get(at..).map(Some).ok_or(KernelError::Length);
+        }
+        let pad = self.pad_word as u8 as i8;
+        let d = buf.get_mut(..len).ok_or(KernelError::Length)?;
+        for (fx, t) in d.chunks_exact_mut(self.c).enumerate() {
+            match (x + fx)
+                .checked_sub(self.pad_w)
+                .filter(|&ix| ix < self.in_w)
+            {
+                Some(ix) => {
+                    let at = (base + ix) * self.c;
+                    let s = self.input.get(at..at + self.c);
+                    t.copy_from_slice(s.ok_or(KernelError::Length)?);
+                }
+                None => t.fill(pad),
+            }
+        }
+        Ok(Some(&buf[..]))
     }
 
     /// Channels a multiple of 4: every tap is whole groups, converted
@@ -612,10 +746,18 @@ mod tests {
         }
     }
 
-    /// The issue's layer shapes (smaller spatially) take the fast path.
+    /// The issue's layer shapes and the shipped models' first layers
+    /// (3 channels, 3x3, strides 1 and 2; smaller spatially) take the fast
+    /// path.
     #[test]
     fn issue_shapes_take_the_fast_path() {
-        for (c, oc, k, stride) in [(8, 16, 3, 1), (16, 32, 1, 1), (1, 8, 3, 2)] {
+        for (c, oc, k, stride) in [
+            (8, 16, 3, 1),
+            (16, 32, 1, 1),
+            (1, 8, 3, 2),
+            (3, 4, 3, 1),
+            (3, 8, 3, 2),
+        ] {
             let input = Shape4::new(1, 12, 12, c);
             let filter = Shape4::new(oc, k, k, c);
             let opts = Options {
