@@ -192,16 +192,19 @@ enum Layout {
     /// with zero weights to `words` whole words. Without horizontal
     /// dilation a patch row is `len` contiguous input bytes for a pixel
     /// away from the left and right borders, so it is read a word at a time
-    /// (the bytes past `len` meet zero weights) instead of copied tap by
-    /// tap: for channel counts that are not a multiple of 4 (first layers,
-    /// 1 to 3 channels) the per-tap copies cost more than the padding's
-    /// extra MACs.
+    /// (the bytes past `len` meet zero weights) instead of tap by tap. For
+    /// channel counts that are not a multiple of 4 (first layers, 1 to 3
+    /// channels) the per-tap copies cost more than the padding's extra
+    /// MACs; for a multiple of 4 there is no padding, and one bounds check
+    /// per row instead of per tap.
     Rows { kh: usize, len: usize, words: usize },
 }
 
 impl Layout {
-    /// [`Layout::Rows`] for channel counts that are not a multiple of 4
-    /// without horizontal dilation, when it fits [`MAX_K`]; else flat.
+    /// [`Layout::Rows`] without horizontal dilation, for filters wider
+    /// than 1 or channel counts that are not a multiple of 4, when it fits
+    /// [`MAX_K`]; else flat (1x1 filters over whole words: the patch is one
+    /// tap either way).
     fn choose(p: &Params, fs: crate::kernels::Shape4) -> Self {
         let len = fs.w * fs.c;
         let rows = Layout::Rows {
@@ -209,7 +212,8 @@ impl Layout {
             len,
             words: len.div_ceil(4),
         };
-        if fs.c % 4 != 0 && p.dilation_w == 1 && rows.groups() * 4 <= MAX_K {
+        let wanted = fs.c % 4 != 0 || fs.w > 1;
+        if wanted && p.dilation_w == 1 && rows.groups() * 4 <= MAX_K {
             rows
         } else {
             Layout::Flat { k: fs.h * len }
@@ -484,8 +488,8 @@ impl<'a> PatchGeometry<'a> {
     }
 
     /// [`Layout::Rows`]: per filter row, each pixel's row is read from the
-    /// input a word at a time (or is all padding, or, at the left and right
-    /// borders, is gathered tap by tap into `raw`).
+    /// input a word at a time (or is all padding, or, at the borders, is
+    /// gathered tap by tap into `raw`).
     fn build_rows(
         &self,
         a: Pixel,
@@ -496,34 +500,47 @@ impl<'a> PatchGeometry<'a> {
         raw: &mut [[i8; MAX_K]; 2],
     ) -> Result<(), KernelError> {
         let [ra, rb] = raw;
-        let mut dst = xw.chunks_exact_mut(4);
+        let mut rows = xw.chunks_exact_mut(4 * words);
         for fy in 0..self.kh {
-            let sa = self.row(a, fy, len, ra)?;
-            let sb = self.row(b, fy, len, rb)?;
-            for q in 0..words {
-                let d = dst.next().ok_or(KernelError::Length)?;
-                let wa = sa.map_or(self.pad_word, |s| word_at(s, q * 4));
-                let wb = sb.map_or(self.pad_word, |s| word_at(s, q * 4));
-                d[0] = sxtb16(wa);
-                d[1] = sxtb16(wb);
-                d[2] = sxtb16_ror8(wa);
-                d[3] = sxtb16_ror8(wb);
+            let dst = rows.next().ok_or(KernelError::Length)?;
+            let sa = self.row(a, fy, len, words, ra)?;
+            let sb = self.row(b, fy, len, words, rb)?;
+            if let (Some(sa), Some(sb)) = (sa, sb) {
+                let src = sa.chunks_exact(4).zip(sb.chunks_exact(4));
+                for (d, (qa, qb)) in dst.chunks_exact_mut(4).zip(src) {
+                    let (wa0, wa1) = split(qa);
+                    let (wb0, wb1) = split(qb);
+                    d[0] = wa0;
+                    d[1] = wb0;
+                    d[2] = wa1;
+                    d[3] = wb1;
+                }
+            } else {
+                for (q, d) in dst.chunks_exact_mut(4).enumerate() {
+                    let wa = sa.map_or(self.pad_word, |s| word_at(s, q * 4));
+                    let wb = sb.map_or(self.pad_word, |s| word_at(s, q * 4));
+                    d[0] = sxtb16(wa);
+                    d[1] = sxtb16(wb);
+                    d[2] = sxtb16_ror8(wa);
+                    d[3] = sxtb16_ror8(wb);
+                }
             }
         }
         Ok(())
     }
 
     /// Filter row `fy` of pixel `px`'s patch for [`Layout::Rows`]: `None`
-    /// when the row is in the padding; else bytes whose first `len` are the
-    /// row's values (what follows meets zero weights): the input from the
-    /// row's first value on, or `buf` filled tap by tap when the row is
-    /// partly in the left or right padding.
+    /// when the row is in the padding; else `4 * words` bytes whose first
+    /// `len` are the row's values (the rest meet zero weights): the input
+    /// from the row's first value on, or `buf` filled tap by tap when the
+    /// row is partly in the left or right padding or ends the input.
     #[inline(always)]
     fn row<'s>(
         &'s self,
         px: Pixel,
         fy: usize,
         len: usize,
+        words: usize,
         buf: &'s mut [i8; MAX_K],
     ) -> Result<Option<&'s [i8]>, KernelError> {
         let Some(iy) = (px.oy * self.stride_h + fy * self.dil_h)
@@ -534,12 +551,14 @@ impl<'a> PatchGeometry<'a> {
         };
         let x = px.ox * self.stride_w;
         let base = (px.b * self.in_h + iy) * self.in_w;
-        if let Some(ix) = x
+        let inside = x
             .checked_sub(self.pad_w)
-            .filter(|&ix| ix + self.kw <= self.in_w)
-        {
+            .filter(|&ix| ix + self.kw <= self.in_w);
+        if let Some(ix) = inside {
             let at = (base + ix) * self.c;
-            return self.input.get(at..).map(Some).ok_or(KernelError::Length);
+            if let Some(s) = self.input.get(at..at + 4 * words) {
+                return Ok(Some(s));
+            }
         }
         let pad = self.pad_word as u8 as i8;
         let d = buf.get_mut(..len).ok_or(KernelError::Length)?;
@@ -556,7 +575,7 @@ impl<'a> PatchGeometry<'a> {
                 None => t.fill(pad),
             }
         }
-        Ok(Some(&buf[..]))
+        buf.get(..4 * words).map(Some).ok_or(KernelError::Length)
     }
 
     /// Channels a multiple of 4: every tap is whole groups, converted
