@@ -211,9 +211,9 @@ impl Params {
 /// A view that is one part read directly (no resize, no concatenation) is
 /// the convolution's input itself: that case runs the DSP convolution
 /// ([`super::fast::conv`]) with the ADD (its lookup tables, built once per
-/// call) as its store epilogue. Other views,
-/// and cases the fast kernel declines, run the portable loop
-/// ([`eval_portable`]); both give the same bytes.
+/// call) as its store epilogue. Other views, and cases the fast kernel
+/// declines, run the portable loop ([`eval_portable`]); both give the same
+/// bytes.
 #[allow(clippy::too_many_arguments)]
 pub fn eval(
     p: &Params,
