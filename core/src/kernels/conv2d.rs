@@ -8,6 +8,7 @@
 //! `g = oc / (out_c / groups)` the group (`groups = in_c / fc`, 1 for an
 //! ordinary convolution). The filter is OHWI, its zero point is 0.
 
+use super::fast::epilogue::Store;
 use super::{
     activation_range, check_bias, check_extent, check_len, compute_out_size, compute_padding, word,
     Activation, KernelError, Padding, PerChannel, Quant, Shape4, View, ViewMut, Words, MAX_DIM,
@@ -255,7 +256,7 @@ pub fn eval(
         output.data.len(),
     )?;
     let out = ViewMut::new(output.shape, &mut *output.data);
-    if super::fast::conv::eval(p, input, filter, bias, quant, out)? {
+    if super::fast::conv::eval(p, input, filter, bias, quant, out, &Store)? {
         return Ok(());
     }
     portable(p, input, filter, bias, quant, output)

@@ -23,6 +23,7 @@
 //! change results: the accumulator wraps like CONV_2D's, and wrapping `i32`
 //! addition is associative and commutative.
 
+use super::fast::{self, epilogue::Store};
 use super::input_view::{InputView, Part, Resample, MAX_PARTS};
 use super::{
     add, check_bias, check_len, conv2d, KernelError, PerChannel, Shape4, View, ViewMut, Words,
@@ -206,6 +207,13 @@ impl Params {
 /// Runs CONV_2D_FUSED. `parts` are the view's sources (their resampling is
 /// taken from `p`). With the ADD epilogue, the addend is `addend`, or, when
 /// `addend` is `None`, the output buffer's own contents (in place).
+///
+/// A view that is one part read directly (no resize, no concatenation) is
+/// the convolution's input itself: that case runs the DSP convolution
+/// ([`super::fast::conv`]) with the ADD (its lookup tables, built once per
+/// call) as its store epilogue. Other views, and cases the fast kernel
+/// declines, run the portable loop ([`eval_portable`]); both give the same
+/// bytes.
 #[allow(clippy::too_many_arguments)]
 pub fn eval(
     p: &Params,
@@ -214,7 +222,60 @@ pub fn eval(
     bias: Option<I32s<'_>>,
     quant: PerChannel<'_>,
     addend: Option<View<'_>>,
-    output: ViewMut<'_>,
+    mut output: ViewMut<'_>,
+) -> Result<(), KernelError> {
+    load_operands(p, parts, filter, bias, quant, addend, &mut output)?;
+    let out = ViewMut::new(output.shape, &mut *output.data);
+    if fast_direct(p, parts, filter, bias, quant, out)? {
+        return Ok(());
+    }
+    portable(p, parts, filter, bias, quant, output)
+}
+
+/// Runs CONV_2D_FUSED with the portable loop only: the specification the
+/// fast path is tested against.
+#[allow(clippy::too_many_arguments)]
+pub fn eval_portable(
+    p: &Params,
+    parts: &[View<'_>],
+    filter: View<'_>,
+    bias: Option<I32s<'_>>,
+    quant: PerChannel<'_>,
+    addend: Option<View<'_>>,
+    mut output: ViewMut<'_>,
+) -> Result<(), KernelError> {
+    load_operands(p, parts, filter, bias, quant, addend, &mut output)?;
+    portable(p, parts, filter, bias, quant, output)
+}
+
+/// Runs only the fast path, `Ok(false)` when it does not apply (tests
+/// check it is taken where it should be).
+#[cfg(test)]
+#[allow(clippy::too_many_arguments)]
+fn eval_fast(
+    p: &Params,
+    parts: &[View<'_>],
+    filter: View<'_>,
+    bias: Option<I32s<'_>>,
+    quant: PerChannel<'_>,
+    addend: Option<View<'_>>,
+    mut output: ViewMut<'_>,
+) -> Result<bool, KernelError> {
+    load_operands(p, parts, filter, bias, quant, addend, &mut output)?;
+    fast_direct(p, parts, filter, bias, quant, output)
+}
+
+/// Every check a kernel needs before touching data; then a separate addend
+/// is copied into the output, where the epilogue reads it (in place).
+#[allow(clippy::too_many_arguments)]
+fn load_operands(
+    p: &Params,
+    parts: &[View<'_>],
+    filter: View<'_>,
+    bias: Option<I32s<'_>>,
+    quant: PerChannel<'_>,
+    addend: Option<View<'_>>,
+    output: &mut ViewMut<'_>,
 ) -> Result<(), KernelError> {
     let addend_shape = match (p.add, addend) {
         (Some(_), Some(a)) => Some(a.shape),
@@ -228,6 +289,9 @@ pub fn eval(
         addend_shape,
         output.shape,
     )?;
+    for v in parts {
+        check_len(v.shape, v.data.len())?;
+    }
     check_len(filter.shape, filter.data.len())?;
     check_len(output.shape, output.data.len())?;
     let out_c = output.shape.c;
@@ -235,10 +299,45 @@ pub fn eval(
     quant.validate(out_c)?;
     if let Some(a) = addend {
         check_len(a.shape, a.data.len())?;
-        // The epilogue reads the addend from the output buffer.
         output.data.copy_from_slice(a.data);
     }
+    Ok(())
+}
 
+/// The fast path for a view of one directly read part, `Ok(false)` (and
+/// nothing written) for any other view or a case the fast kernel declines.
+/// The output holds the addend when `p` has the ADD epilogue.
+fn fast_direct(
+    p: &Params,
+    parts: &[View<'_>],
+    filter: View<'_>,
+    bias: Option<I32s<'_>>,
+    quant: PerChannel<'_>,
+    output: ViewMut<'_>,
+) -> Result<bool, KernelError> {
+    let (&[input], &[Resample::Direct]) = (parts, p.parts()) else {
+        return Ok(false);
+    };
+    match &p.add {
+        Some(add) => {
+            let tables = add.tables();
+            fast::conv::eval(&p.conv, input, filter, bias, quant, output, &tables)
+        }
+        None => fast::conv::eval(&p.conv, input, filter, bias, quant, output, &Store),
+    }
+}
+
+/// The portable loop nest over the view (the output already holds the
+/// addend, see [`load_operands`]).
+fn portable(
+    p: &Params,
+    parts: &[View<'_>],
+    filter: View<'_>,
+    bias: Option<I32s<'_>>,
+    quant: PerChannel<'_>,
+    output: ViewMut<'_>,
+) -> Result<(), KernelError> {
+    let out_c = output.shape.c;
     let mut list = [Part {
         source: View::new(Shape4::default(), &[]),
         resample: Resample::Direct,
@@ -638,6 +737,276 @@ mod tests {
         #[test]
         fn fused_equals_separate_ops(c in case()) {
             check(&c);
+        }
+    }
+
+    mod fast_path {
+        use super::super::super::testutil::{
+            clamp_range, conv_case, data, run_fast_and_portable, zero_point, ConvCase,
+        };
+        use super::super::super::{conv2d, Activation, Padding, Quant};
+        use super::*;
+
+        /// The fused op's parameters and, with the ADD epilogue, its addend
+        /// and whether it is passed in place (already in the output).
+        #[derive(Debug, Clone)]
+        struct Fused {
+            p: Params,
+            addend: Option<(Vec<i8>, bool)>,
+        }
+
+        type Case = ConvCase<Fused>;
+
+        type FusedEval<R> = fn(
+            &Params,
+            &[View<'_>],
+            View<'_>,
+            Option<I32s<'_>>,
+            PerChannel<'_>,
+            Option<View<'_>>,
+            ViewMut<'_>,
+        ) -> Result<R, KernelError>;
+
+        /// Runs `k` on a one-part direct view over `input`, with the addend
+        /// copied into the output (in place) or passed separately.
+        fn call<R>(
+            f: &Fused,
+            input: View<'_>,
+            filter: View<'_>,
+            bias: Option<I32s<'_>>,
+            quant: PerChannel<'_>,
+            output: ViewMut<'_>,
+            k: FusedEval<R>,
+        ) -> Result<R, KernelError> {
+            let parts = [input];
+            match &f.addend {
+                Some((a, true)) => {
+                    output.data.copy_from_slice(a);
+                    k(&f.p, &parts, filter, bias, quant, None, output)
+                }
+                Some((a, false)) => {
+                    let addend = Some(View::new(output.shape, a));
+                    k(&f.p, &parts, filter, bias, quant, addend, output)
+                }
+                None => k(&f.p, &parts, filter, bias, quant, None, output),
+            }
+        }
+
+        fn fast_only(
+            f: &Fused,
+            input: View<'_>,
+            filter: View<'_>,
+            bias: Option<I32s<'_>>,
+            quant: PerChannel<'_>,
+            output: ViewMut<'_>,
+        ) -> Result<bool, KernelError> {
+            call(f, input, filter, bias, quant, output, eval_fast)
+        }
+
+        /// The public entry point (fast path or fallback): always a result.
+        fn public(
+            f: &Fused,
+            input: View<'_>,
+            filter: View<'_>,
+            bias: Option<I32s<'_>>,
+            quant: PerChannel<'_>,
+            output: ViewMut<'_>,
+        ) -> Result<bool, KernelError> {
+            call(f, input, filter, bias, quant, output, eval).map(|()| true)
+        }
+
+        fn reference(
+            f: &Fused,
+            input: View<'_>,
+            filter: View<'_>,
+            bias: Option<I32s<'_>>,
+            quant: PerChannel<'_>,
+            output: ViewMut<'_>,
+        ) -> Result<(), KernelError> {
+            call(f, input, filter, bias, quant, output, eval_portable)
+        }
+
+        /// Geometry as the fast conv's own test (1x1 to 3x3 filters,
+        /// strides and dilations 1 and 2, SAME/VALID, channel counts with
+        /// and without a multiple of 4, odd output channels), an ADD
+        /// prepared from random scales (or none), and its addend.
+        fn case() -> impl Strategy<Value = Case> {
+            (
+                (1usize..=2, 1usize..=10, 1usize..=10),
+                prop_oneof![1usize..=4, Just(8), Just(16), 5usize..=33],
+                (1usize..=40, 1usize..=3, 1usize..=3),
+                (
+                    1usize..=2,
+                    1usize..=2,
+                    1usize..=2,
+                    1usize..=2,
+                    any::<bool>(),
+                ),
+                (zero_point(), zero_point(), clamp_range()),
+                proptest::option::of((
+                    any::<bool>(),
+                    zero_point(),
+                    zero_point(),
+                    (0.01f32..0.2, 0.01f32..0.2, 0.01f32..0.2),
+                    any::<bool>(),
+                )),
+            )
+                .prop_filter_map(
+                    "valid geometry",
+                    |((n, h, w), c, (oc, kh, kw), (sh, sw, dh, dw, same), q, add)| {
+                        let (zi, zo, act) = q;
+                        let input = Shape4::new(n, h, w, c);
+                        let filter = Shape4::new(oc, kh, kw, c);
+                        let opts = conv2d::Options {
+                            padding: if same { Padding::Same } else { Padding::Valid },
+                            stride_h: sh,
+                            stride_w: sw,
+                            dilation_h: dh,
+                            dilation_w: dw,
+                            activation: Activation::None,
+                        };
+                        let (mut conv, output) = conv2d::prepare(
+                            &opts,
+                            input,
+                            filter,
+                            Quant::new(0.1, zi),
+                            Quant::new(0.1, zo),
+                        )
+                        .ok()?;
+                        if output.h == 0 || output.w == 0 {
+                            return None;
+                        }
+                        (conv.act_min, conv.act_max) = act;
+                        let add = match add {
+                            Some((in_place, za, zsum, (s1, s2, s3), relu)) => {
+                                let a = add::prepare(
+                                    if relu {
+                                        Activation::Relu
+                                    } else {
+                                        Activation::None
+                                    },
+                                    Quant::new(s1, zo),
+                                    Quant::new(s2, za),
+                                    Quant::new(s3, zsum),
+                                )
+                                .ok()?;
+                                Some((a, in_place))
+                            }
+                            None => None,
+                        };
+                        let p = Params {
+                            conv,
+                            view_h: h,
+                            view_w: w,
+                            parts: [Resample::Direct; MAX_PARTS],
+                            part_count: 1,
+                            add: add.map(|a| a.0),
+                        };
+                        Some((input, filter, output, p, add.map(|a| a.1)))
+                    },
+                )
+                .prop_flat_map(|(input, filter, output, p, in_place)| {
+                    let len = output.elements().unwrap();
+                    (Just((input, filter, output, p, in_place)), data(len))
+                })
+                .prop_flat_map(|((input, filter, output, p, in_place), addend)| {
+                    let f = Fused {
+                        p,
+                        addend: in_place.map(|i| (addend, i)),
+                    };
+                    conv_case(input, filter, output, f, filter.n)
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+            /// The fast path equals the portable loop wherever it runs, runs
+            /// wherever the fast conv handles the reduction and the
+            /// requantization, and the public entry point (fast or
+            /// fallback) always equals the portable loop.
+            #[test]
+            fn fused_fast_path_is_bit_exact(c in case()) {
+                let k = c.filter.h * c.filter.w * c.filter.c;
+                let (fast, slow) = run_fast_and_portable(&c, fast_only, reference);
+                if k <= 256 && c.shift.iter().all(|&s| (-22..=0).contains(&s)) {
+                    prop_assert!(fast.is_some(), "declined");
+                }
+                if let Some(fast) = fast {
+                    prop_assert_eq!(fast, slow.clone());
+                }
+                let (any, slow2) = run_fast_and_portable(&c, public, reference);
+                prop_assert_eq!(slow2, slow.clone());
+                prop_assert_eq!(any, Some(slow));
+            }
+        }
+
+        /// The shipped models' fused shapes (smaller spatially): 3x3 over 4
+        /// channels to 3, 1x1 over 16/32/64 channels, each with an in-place
+        /// ADD, take the fast path and match; a resampled view does not.
+        #[test]
+        fn shipped_shapes_take_the_fast_path() {
+            for (c, oc, k) in [(4, 3, 3), (16, 16, 1), (32, 32, 1), (64, 64, 1)] {
+                let input = Shape4::new(1, 7, 9, c);
+                let filter = Shape4::new(oc, k, k, c);
+                let opts = conv2d::Options {
+                    padding: Padding::Same,
+                    stride_h: 1,
+                    stride_w: 1,
+                    dilation_h: 1,
+                    dilation_w: 1,
+                    activation: Activation::None,
+                };
+                let (conv, output) = conv2d::prepare(
+                    &opts,
+                    input,
+                    filter,
+                    Quant::new(0.02, -3),
+                    Quant::new(0.05, 5),
+                )
+                .unwrap();
+                let a = add::prepare(
+                    Activation::None,
+                    Quant::new(0.05, 5),
+                    Quant::new(0.04, -7),
+                    Quant::new(0.06, 2),
+                )
+                .unwrap();
+                let mut p = Params {
+                    conv,
+                    view_h: 7,
+                    view_w: 9,
+                    parts: [Resample::Direct; MAX_PARTS],
+                    part_count: 1,
+                    add: Some(a),
+                };
+                let n = |s: Shape4| s.elements().unwrap();
+                let mut case = Case {
+                    input,
+                    filter,
+                    output,
+                    p: Fused {
+                        p,
+                        addend: Some((
+                            (0..n(output)).map(|i| (i * 53 % 256) as u8 as i8).collect(),
+                            true,
+                        )),
+                    },
+                    x: (0..n(input)).map(|i| (i * 37 % 256) as u8 as i8).collect(),
+                    w: (0..n(filter)).map(|i| (i * 91 % 255) as u8 as i8).collect(),
+                    bias: Some((0..oc).map(|i| i as i32 * 1000 - 7000).collect()),
+                    mult: (0..oc).map(|i| (1 << 30) + i as i32 * 12345).collect(),
+                    shift: (0..oc).map(|i| -(i as i32 % 9) - 1).collect(),
+                };
+                let (fast, slow) = run_fast_and_portable(&case, fast_only, reference);
+                assert_eq!(fast.as_ref(), Some(&slow));
+                assert!(slow.iter().any(|&v| v != slow[0]), "degenerate output");
+                // A nearest-neighbour view of the same size is not direct.
+                p.parts[0] =
+                    Resample::Nearest(super::super::super::resize_nearest::prepare(false, false));
+                case.p.p = p;
+                let (fast, _) = run_fast_and_portable(&case, fast_only, reference);
+                assert_eq!(fast, None);
+            }
         }
     }
 

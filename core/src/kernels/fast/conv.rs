@@ -6,10 +6,14 @@
 //! their receptive fields ("patches", `kh * kw * in_c` values, padding taps
 //! set to `-input_offset`) are sign-extended once and then shared by every
 //! output channel of the chunk. For a 1x1 convolution the patch is the
-//! input pixel itself; for the first layer (1 to 3 input channels) it is a
-//! handful of bytes. No other copy of the input is made.
+//! input pixel itself. For channel counts that are not a multiple of 4
+//! (first layers: 1 to 3 input channels) each filter row `kw * in_c` is
+//! padded with zero weights to whole words ([`Layout::Rows`]), so a patch
+//! row is read from the input a word at a time rather than tap by tap. No
+//! other copy of the input is made.
 //!
-//! Scratch layout, both in groups of 4 reduction values `k..k+4`, each group
+//! Scratch layout, both in groups of 4 reduction values `k..k+4` (of the
+//! [`Layout`]'s order), each group
 //! 4 words: `[A(k, k+2), B(k, k+2), A(k+1, k+3), B(k+1, k+3)]` where A and B
 //! are the two pixels (patch) or the two channels (filter) of a tile, so
 //! each half of a group is one LDRD of patch words and one of filter words
@@ -18,6 +22,7 @@
 #[cfg(not(target_arch = "arm"))]
 use super::dsp::smlad;
 use super::dsp::{sxtb16, sxtb16_ror8};
+use super::epilogue::Epilogue;
 use super::{weight_sums, Clamp, Requant};
 use crate::kernels::conv2d::Params;
 use crate::kernels::{KernelError, PerChannel, View, ViewMut};
@@ -61,34 +66,46 @@ impl Pixels {
     }
 }
 
-/// Runs CONV_2D on the fast path, or returns `Ok(false)` (nothing written
-/// that the portable kernel would not overwrite) for a case it does not
+/// Runs CONV_2D on the fast path, storing every output element once
+/// through `epilogue`, or returns `Ok(false)` for a case it does not
 /// handle: grouped convolution, a reduction over [`MAX_K`], or a channel
-/// whose requantization is outside [`Requant`]'s range. The caller has
-/// validated shapes, lengths, bias and quantization.
-pub(crate) fn eval(
+/// whose requantization is outside [`Requant`]'s range. When it declines,
+/// it has written nothing the portable kernel would not overwrite, and with
+/// an epilogue that reads the output ([`Epilogue::READS_OUTPUT`]) nothing
+/// at all. The caller has validated shapes, lengths, bias and quantization.
+pub(crate) fn eval<E: Epilogue>(
     p: &Params,
     input: View<'_>,
     filter: View<'_>,
     bias: Option<I32s<'_>>,
     quant: PerChannel<'_>,
     output: ViewMut<'_>,
+    epilogue: &E,
 ) -> Result<bool, KernelError> {
     let (is, fs, os) = (input.shape, filter.shape, output.shape);
     let k = fs.h * fs.w * fs.c;
-    let k4 = k.div_ceil(4) * 4;
-    if is.c != fs.c || k4 > MAX_K || k == 0 || os.c == 0 {
+    let layout = Layout::choose(p, fs);
+    let groups = layout.groups();
+    if is.c != fs.c || groups * 4 > MAX_K || k == 0 || os.c == 0 {
         return Ok(false);
     }
-    let groups = k4 / 4;
     // Each output channel takes 2 * groups words of filter scratch.
     let chunk = (W_WORDS / (2 * groups)).min(MAX_CHUNK) & !1;
     let pixels = os.n * os.h * os.w;
     if chunk < 2 || pixels == 0 {
         return Ok(false);
     }
+    if E::READS_OUTPUT {
+        // Decide before the first store: a decline in a later chunk would
+        // leave the portable kernel clobbered addends.
+        for (oc, row) in filter.data.chunks_exact(k).take(os.c).enumerate() {
+            if channel_requant(p, row, bias, quant, oc)?.is_none() {
+                return Ok(false);
+            }
+        }
+    }
     let clamp = Clamp::new(p.act_min, p.act_max);
-    let patch = PatchGeometry::new(p, input, fs, os)?;
+    let patch = PatchGeometry::new(p, input, fs, layout);
     let out = output.data;
     let mut wbuf = [0u32; W_WORDS];
     let mut reqs = [Requant::default(); MAX_CHUNK];
@@ -113,15 +130,7 @@ pub(crate) fn eval(
                 .data
                 .get(oc * k..oc * k + k)
                 .ok_or(KernelError::Length)?;
-            let (sum, sum_abs) = weight_sums(row.iter().copied());
-            let b = match bias {
-                Some(b) => b.get(oc).ok_or(KernelError::Length)?,
-                None => 0,
-            };
-            let m = quant.multiplier.get(oc).ok_or(KernelError::Length)?;
-            let s = quant.shift.get(oc).ok_or(KernelError::Length)?;
-            let Some(r) = Requant::new(b, sum, sum_abs, p.input_offset, m, s, p.output_offset)
-            else {
+            let Some(r) = channel_requant(p, row, bias, quant, oc)? else {
                 return Ok(false);
             };
             *reqs.get_mut(j).ok_or(KernelError::Length)? = r;
@@ -130,7 +139,7 @@ pub(crate) fn eval(
                 .ok_or(KernelError::Length)?;
             let lane = j % 2;
             for (g, dst) in block.chunks_exact_mut(2).enumerate() {
-                let word = word_at(row, (g / 2) * 4);
+                let word = layout.filter_word(row, g / 2);
                 if let Some(d) = dst.get_mut(lane) {
                     *d = if g % 2 == 0 {
                         sxtb16(word)
@@ -162,15 +171,102 @@ pub(crate) fn eval(
             patch.build(a, bpx, xwords, &mut raw)?;
             let (row_a, row_b) = out_rows(out, px, two, os.c, c0, n, &mut spare)?;
             if clamp.full() {
-                tiles::<true>(xwords, wwords, &reqs, clamp, row_a, row_b)?;
+                tiles::<true, E>(xwords, wwords, &reqs, clamp, epilogue, row_a, row_b)?;
             } else {
-                tiles::<false>(xwords, wwords, &reqs, clamp, row_a, row_b)?;
+                tiles::<false, E>(xwords, wwords, &reqs, clamp, epilogue, row_a, row_b)?;
             }
             px += if two { 2 } else { 1 };
         }
         c0 += n;
     }
     Ok(true)
+}
+
+/// How a reduction (a filter row, a pixel's patch) fills the groups of 4
+/// values; the filter and the patches use the same one.
+#[derive(Debug, Clone, Copy)]
+enum Layout {
+    /// OHWI order, zero-padded at the end to a multiple of 4.
+    Flat { k: usize },
+    /// Each filter row `(fy, 0..kw, 0..c)` (`len = kw * c` values) padded
+    /// with zero weights to `words` whole words. Without horizontal
+    /// dilation a patch row is `len` contiguous input bytes for a pixel
+    /// away from the left and right borders, so it is read a word at a time
+    /// (the bytes past `len` meet zero weights) instead of tap by tap. For
+    /// channel counts that are not a multiple of 4 (first layers, 1 to 3
+    /// channels) the per-tap copies cost more than the padding's extra
+    /// MACs; for a multiple of 4 there is no padding, and one bounds check
+    /// per row instead of per tap.
+    Rows { kh: usize, len: usize, words: usize },
+}
+
+impl Layout {
+    /// [`Layout::Rows`] without horizontal dilation, for filters wider
+    /// than 1 or channel counts that are not a multiple of 4, when it fits
+    /// [`MAX_K`]; else flat (1x1 filters over whole words: the patch is one
+    /// tap either way).
+    fn choose(p: &Params, fs: crate::kernels::Shape4) -> Self {
+        let len = fs.w * fs.c;
+        let rows = Layout::Rows {
+            kh: fs.h,
+            len,
+            words: len.div_ceil(4),
+        };
+        let wanted = fs.c % 4 != 0 || fs.w > 1;
+        if wanted && p.dilation_w == 1 && rows.groups() * 4 <= MAX_K {
+            rows
+        } else {
+            Layout::Flat { k: fs.h * len }
+        }
+    }
+
+    /// Groups of 4 values in the reduction.
+    fn groups(&self) -> usize {
+        match *self {
+            Layout::Flat { k } => k.div_ceil(4),
+            Layout::Rows { kh, words, .. } => kh * words,
+        }
+    }
+
+    /// Group `g`'s 4 values of the OHWI filter row `row` as a word (zeros
+    /// in the padding).
+    fn filter_word(&self, row: &[i8], g: usize) -> u32 {
+        match *self {
+            Layout::Flat { .. } => word_at(row, g * 4),
+            Layout::Rows { len, words, .. } => {
+                let fy = g / words;
+                let seg = row.get(fy * len..fy * len + len).unwrap_or(&[]);
+                word_at(seg, (g % words) * 4)
+            }
+        }
+    }
+}
+
+/// Output channel `oc`'s requantization (its filter row is `row`), or
+/// `None` when [`Requant`] cannot represent it.
+fn channel_requant(
+    p: &Params,
+    row: &[i8],
+    bias: Option<I32s<'_>>,
+    quant: PerChannel<'_>,
+    oc: usize,
+) -> Result<Option<Requant>, KernelError> {
+    let (sum, sum_abs) = weight_sums(row.iter().copied());
+    let b = match bias {
+        Some(b) => b.get(oc).ok_or(KernelError::Length)?,
+        None => 0,
+    };
+    let m = quant.multiplier.get(oc).ok_or(KernelError::Length)?;
+    let s = quant.shift.get(oc).ok_or(KernelError::Length)?;
+    Ok(Requant::new(
+        b,
+        sum,
+        sum_abs,
+        p.input_offset,
+        m,
+        s,
+        p.output_offset,
+    ))
 }
 
 /// The output slices (channels `c0..c0+n`) of pixels `px` and `px + 1`; the
@@ -198,13 +294,15 @@ fn out_rows<'o>(
 }
 
 /// All channel-pair tiles of one pixel pair: `xw` is the pair's patch,
-/// `ww` the chunk's filter words, `row_a`/`row_b` the two pixels' outputs.
+/// `ww` the chunk's filter words, `row_a`/`row_b` the two pixels' outputs,
+/// each element stored once through `ep`.
 #[inline(always)]
-fn tiles<const FULL: bool>(
+fn tiles<const FULL: bool, E: Epilogue>(
     xw: &[u32],
     ww: &[u32],
     reqs: &[Requant],
     clamp: Clamp,
+    ep: &E,
     row_a: &mut [i8],
     row_b: &mut [i8],
 ) -> Result<(), KernelError> {
@@ -226,18 +324,18 @@ fn tiles<const FULL: bool>(
         ];
         match (ra.next(), rb.next()) {
             (Some(a), Some(b)) => {
-                a[0] = v[0];
-                a[1] = v[2];
-                b[0] = v[1];
-                b[1] = v[3];
+                a[0] = ep.apply(v[0], a[0]);
+                a[1] = ep.apply(v[2], a[1]);
+                b[0] = ep.apply(v[1], b[0]);
+                b[1] = ep.apply(v[3], b[1]);
             }
             _ => {
                 // The odd last channel: its lone output per pixel.
                 let a = ra.into_remainder();
                 let b = rb.into_remainder();
                 if let (Some(a), Some(b)) = (a.first_mut(), b.first_mut()) {
-                    *a = v[0];
-                    *b = v[1];
+                    *a = ep.apply(v[0], *a);
+                    *b = ep.apply(v[1], *b);
                 }
                 break;
             }
@@ -337,17 +435,14 @@ struct PatchGeometry<'a> {
     pad_w: usize,
     /// `-input_offset` four times: the value of a padding tap.
     pad_word: u32,
+    /// The reduction's layout (the filter's).
+    layout: Layout,
 }
 
 impl<'a> PatchGeometry<'a> {
-    fn new(
-        p: &Params,
-        input: View<'a>,
-        fs: crate::kernels::Shape4,
-        _os: crate::kernels::Shape4,
-    ) -> Result<Self, KernelError> {
+    fn new(p: &Params, input: View<'a>, fs: crate::kernels::Shape4, layout: Layout) -> Self {
         let pad = (-p.input_offset) as i8 as u8;
-        Ok(Self {
+        Self {
             input: input.data,
             in_h: input.shape.h,
             in_w: input.shape.w,
@@ -361,7 +456,8 @@ impl<'a> PatchGeometry<'a> {
             pad_h: p.pad_h,
             pad_w: p.pad_w,
             pad_word: u32::from_le_bytes([pad; 4]),
-        })
+            layout,
+        }
     }
 
     /// The input bytes of tap `(fy, fx)` of pixel `px`, `None` in padding.
@@ -384,11 +480,102 @@ impl<'a> PatchGeometry<'a> {
         xw: &mut [u32],
         raw: &mut [[i8; MAX_K]; 2],
     ) -> Result<(), KernelError> {
-        if self.c % 4 == 0 {
-            self.build_c4(a, b, xw)
-        } else {
-            self.build_bytes(a, b, xw, raw)
+        match self.layout {
+            Layout::Rows { len, words, .. } => self.build_rows(a, b, len, words, xw, raw),
+            Layout::Flat { .. } if self.c % 4 == 0 => self.build_c4(a, b, xw),
+            Layout::Flat { .. } => self.build_bytes(a, b, xw, raw),
         }
+    }
+
+    /// [`Layout::Rows`]: per filter row, each pixel's row is read from the
+    /// input a word at a time (or is all padding, or, at the borders, is
+    /// gathered tap by tap into `raw`).
+    fn build_rows(
+        &self,
+        a: Pixel,
+        b: Pixel,
+        len: usize,
+        words: usize,
+        xw: &mut [u32],
+        raw: &mut [[i8; MAX_K]; 2],
+    ) -> Result<(), KernelError> {
+        let [ra, rb] = raw;
+        let mut rows = xw.chunks_exact_mut(4 * words);
+        for fy in 0..self.kh {
+            let dst = rows.next().ok_or(KernelError::Length)?;
+            let sa = self.row(a, fy, len, words, ra)?;
+            let sb = self.row(b, fy, len, words, rb)?;
+            if let (Some(sa), Some(sb)) = (sa, sb) {
+                let src = sa.chunks_exact(4).zip(sb.chunks_exact(4));
+                for (d, (qa, qb)) in dst.chunks_exact_mut(4).zip(src) {
+                    let (wa0, wa1) = split(qa);
+                    let (wb0, wb1) = split(qb);
+                    d[0] = wa0;
+                    d[1] = wb0;
+                    d[2] = wa1;
+                    d[3] = wb1;
+                }
+            } else {
+                for (q, d) in dst.chunks_exact_mut(4).enumerate() {
+                    let wa = sa.map_or(self.pad_word, |s| word_at(s, q * 4));
+                    let wb = sb.map_or(self.pad_word, |s| word_at(s, q * 4));
+                    d[0] = sxtb16(wa);
+                    d[1] = sxtb16(wb);
+                    d[2] = sxtb16_ror8(wa);
+                    d[3] = sxtb16_ror8(wb);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Filter row `fy` of pixel `px`'s patch for [`Layout::Rows`]: `None`
+    /// when the row is in the padding; else `4 * words` bytes whose first
+    /// `len` are the row's values (the rest meet zero weights): the input
+    /// from the row's first value on, or `buf` filled tap by tap when the
+    /// row is partly in the left or right padding or ends the input.
+    #[inline(always)]
+    fn row<'s>(
+        &'s self,
+        px: Pixel,
+        fy: usize,
+        len: usize,
+        words: usize,
+        buf: &'s mut [i8; MAX_K],
+    ) -> Result<Option<&'s [i8]>, KernelError> {
+        let Some(iy) = (px.oy * self.stride_h + fy * self.dil_h)
+            .checked_sub(self.pad_h)
+            .filter(|&iy| iy < self.in_h)
+        else {
+            return Ok(None);
+        };
+        let x = px.ox * self.stride_w;
+        let base = (px.b * self.in_h + iy) * self.in_w;
+        let inside = x
+            .checked_sub(self.pad_w)
+            .filter(|&ix| ix + self.kw <= self.in_w);
+        if let Some(ix) = inside {
+            let at = (base + ix) * self.c;
+            if let Some(s) = self.input.get(at..at + 4 * words) {
+                return Ok(Some(s));
+            }
+        }
+        let pad = self.pad_word as u8 as i8;
+        let d = buf.get_mut(..len).ok_or(KernelError::Length)?;
+        for (fx, t) in d.chunks_exact_mut(self.c).enumerate() {
+            match (x + fx)
+                .checked_sub(self.pad_w)
+                .filter(|&ix| ix < self.in_w)
+            {
+                Some(ix) => {
+                    let at = (base + ix) * self.c;
+                    let s = self.input.get(at..at + self.c);
+                    t.copy_from_slice(s.ok_or(KernelError::Length)?);
+                }
+                None => t.fill(pad),
+            }
+        }
+        buf.get(..4 * words).map(Some).ok_or(KernelError::Length)
     }
 
     /// Channels a multiple of 4: every tap is whole groups, converted
@@ -486,6 +673,7 @@ fn split(q: &[i8]) -> (u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::super::super::testutil::*;
+    use super::super::epilogue::Store;
     use super::*;
     use crate::kernels::conv2d::{eval_portable, prepare, Options};
     use crate::kernels::{Activation, Padding, Quant, Shape4};
@@ -544,9 +732,21 @@ mod tests {
             })
     }
 
+    /// The fast path with the plain store, in the shared runner's signature.
+    fn eval_store(
+        p: &Params,
+        input: View<'_>,
+        filter: View<'_>,
+        bias: Option<I32s<'_>>,
+        quant: PerChannel<'_>,
+        output: ViewMut<'_>,
+    ) -> Result<bool, KernelError> {
+        eval(p, input, filter, bias, quant, output, &Store)
+    }
+
     /// Runs the fast path (`Ok(None)` when it declines) and the portable one.
     fn run(c: &Case) -> (Option<Vec<i8>>, Vec<i8>) {
-        run_fast_and_portable(c, eval, eval_portable)
+        run_fast_and_portable(c, eval_store, eval_portable)
     }
 
     proptest! {
@@ -565,10 +765,18 @@ mod tests {
         }
     }
 
-    /// The issue's layer shapes (smaller spatially) take the fast path.
+    /// The issue's layer shapes and the shipped models' first layers
+    /// (3 channels, 3x3, strides 1 and 2; smaller spatially) take the fast
+    /// path.
     #[test]
     fn issue_shapes_take_the_fast_path() {
-        for (c, oc, k, stride) in [(8, 16, 3, 1), (16, 32, 1, 1), (1, 8, 3, 2)] {
+        for (c, oc, k, stride) in [
+            (8, 16, 3, 1),
+            (16, 32, 1, 1),
+            (1, 8, 3, 2),
+            (3, 4, 3, 1),
+            (3, 8, 3, 2),
+        ] {
             let input = Shape4::new(1, 12, 12, c);
             let filter = Shape4::new(oc, k, k, c);
             let opts = Options {

@@ -22,6 +22,7 @@
 pub(crate) mod conv;
 pub(crate) mod depthwise;
 pub mod dsp;
+pub(crate) mod epilogue;
 
 #[cfg(not(target_arch = "arm"))]
 use dsp::smmulr;
