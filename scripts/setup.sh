@@ -28,6 +28,11 @@ command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustu
 need_apt=()
 if [ -d "$(rustc --print sysroot)/lib/rustlib/$TARGET/lib" ]; then
   say "rustup target $TARGET present"
+  # mote-core must also build for Cortex-M0+ (tests/tests/core_targets.rs).
+  if [ ! -d "$(rustc --print sysroot)/lib/rustlib/thumbv6m-none-eabi/lib" ]; then
+    command -v rustup >/dev/null || die "no thumbv6m-none-eabi target and no rustup to add it"
+    rustup target add thumbv6m-none-eabi
+  fi
 else
   # With rustup and internet, `rustup target add thumbv7em-none-eabihf` is the
   # simpler way (README). Without it, build `core` from Debian's library source.

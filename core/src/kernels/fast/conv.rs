@@ -19,7 +19,7 @@
 //! each half of a group is one LDRD of patch words and one of filter words
 //! feeding 4 SMLADs (8 MACs).
 
-#[cfg(not(target_arch = "arm"))]
+#[cfg(not(mote_dsp))]
 use super::dsp::smlad;
 use super::dsp::{sxtb16, sxtb16_ror8};
 use super::epilogue::Epilogue;
@@ -346,7 +346,7 @@ fn tiles<const FULL: bool, E: Epilogue>(
 
 /// The 2x2 tile's accumulators `[(c0, A), (c0, B), (c1, A), (c1, B)]`:
 /// per half group, patch words `(A, B)` times filter words `(c0, c1)`.
-#[cfg(not(target_arch = "arm"))]
+#[cfg(not(mote_dsp))]
 #[inline(always)]
 fn mac_tile(xw: &[u32], ww: &[u32], bias0: i32, bias1: i32) -> [i32; 4] {
     let (mut a0, mut b0, mut a1, mut b1) = (bias0, bias0, bias1, bias1);
@@ -363,7 +363,7 @@ fn mac_tile(xw: &[u32], ww: &[u32], bias0: i32, bias1: i32) -> [i32; 4] {
 /// allocates registers around four `smlad` calls and their loads, and this
 /// loop is where nearly all instructions go. Per half group: two LDRDs, four
 /// SMLADs; the same arithmetic as the portable version, in the same order.
-#[cfg(target_arch = "arm")]
+#[cfg(mote_dsp)]
 #[inline(always)]
 fn mac_tile(xw: &[u32], ww: &[u32], bias0: i32, bias1: i32) -> [i32; 4] {
     let (mut a0, mut b0, mut a1, mut b1) = (bias0, bias0, bias1, bias1);

@@ -9,7 +9,7 @@
 //! accumulators (channels `c, c+2` in one word, `c+1, c+3` in the other,
 //! as SXTB16 leaves them).
 
-#[cfg(not(target_arch = "arm"))]
+#[cfg(not(mote_dsp))]
 use super::dsp::{smlabb, smlatt};
 use super::dsp::{sxtb16, sxtb16_ror8};
 use super::{weight_sums, Clamp, Requant};
@@ -171,7 +171,7 @@ fn row_taps(
 }
 
 /// [`row_taps`] after its check, portable version.
-#[cfg(not(target_arch = "arm"))]
+#[cfg(not(mote_dsp))]
 #[inline(always)]
 fn row_taps_checked(
     ring: &[u32],
@@ -198,7 +198,7 @@ fn row_taps_checked(
 
 /// [`row_taps`] after its check, in assembly: per tap one LDRD of input,
 /// two LDRs of filter, four SMLAxy (same arithmetic and order as above).
-#[cfg(target_arch = "arm")]
+#[cfg(mote_dsp)]
 #[inline(always)]
 fn row_taps_checked(
     ring: &[u32],

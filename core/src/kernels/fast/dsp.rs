@@ -1,8 +1,9 @@
 //! The Cortex-M DSP instructions the fast kernels are built on.
 //!
-//! On `target_arch = "arm"` each helper is one instruction in `asm!` (the
-//! firmware targets thumbv7em, whose DSP extension has SXTB16, SMLAD,
-//! SMLABB/SMLATT, SMMULR and SSAT); elsewhere it is plain Rust with the
+//! With `cfg(mote_dsp)` (set by `core/build.rs` for thumbv7em and for targets
+//! built with `+dsp`) each helper is one instruction in `asm!` (the DSP
+//! extension's SXTB16, SMLAD, SMLABB/SMLATT, SMMULR and SSAT); elsewhere,
+//! Cortex-M0+/M3 included, it is plain Rust with the
 //! instruction's exact semantics, so the host's tests run the very algorithm
 //! the device runs. `tests` below pins the plain versions to the
 //! architecture manual's definitions; the golden/device tests compare the
@@ -11,14 +12,14 @@
 //! Halfword-pair words (`u32` holding two `i16`) are what SXTB16 produces
 //! and SMLAD consumes: bits 0..16 are the "bottom" lane, 16..32 the "top".
 
-#[cfg(target_arch = "arm")]
+#[cfg(mote_dsp)]
 use core::arch::asm;
 
 /// SXTB16: sign-extends bytes 0 and 2 of `x` into the bottom and top
 /// halfwords.
 #[inline(always)]
 pub fn sxtb16(x: u32) -> u32 {
-    #[cfg(target_arch = "arm")]
+    #[cfg(mote_dsp)]
     {
         let r: u32;
         // SAFETY: a register-only instruction: no memory, no flags, no stack.
@@ -28,7 +29,7 @@ pub fn sxtb16(x: u32) -> u32 {
         }
         r
     }
-    #[cfg(not(target_arch = "arm"))]
+    #[cfg(not(mote_dsp))]
     {
         let lo = u32::from(x as u8 as i8 as i16 as u16);
         let hi = u32::from((x >> 16) as u8 as i8 as i16 as u16);
@@ -40,7 +41,7 @@ pub fn sxtb16(x: u32) -> u32 {
 /// top halfwords.
 #[inline(always)]
 pub fn sxtb16_ror8(x: u32) -> u32 {
-    #[cfg(target_arch = "arm")]
+    #[cfg(mote_dsp)]
     {
         let r: u32;
         // SAFETY: a register-only instruction: no memory, no flags, no stack.
@@ -50,7 +51,7 @@ pub fn sxtb16_ror8(x: u32) -> u32 {
         }
         r
     }
-    #[cfg(not(target_arch = "arm"))]
+    #[cfg(not(mote_dsp))]
     {
         sxtb16(x.rotate_right(8))
     }
@@ -60,7 +61,7 @@ pub fn sxtb16_ror8(x: u32) -> u32 {
 /// instruction only sets the Q flag on overflow; the result is modular).
 #[inline(always)]
 pub fn smlad(a: u32, b: u32, acc: i32) -> i32 {
-    #[cfg(target_arch = "arm")]
+    #[cfg(mote_dsp)]
     {
         let r: i32;
         // SAFETY: a register-only instruction; it may set Q (sticky
@@ -72,7 +73,7 @@ pub fn smlad(a: u32, b: u32, acc: i32) -> i32 {
         }
         r
     }
-    #[cfg(not(target_arch = "arm"))]
+    #[cfg(not(mote_dsp))]
     {
         acc.wrapping_add(i32::from(bottom(a)) * i32::from(bottom(b)))
             .wrapping_add(i32::from(top(a)) * i32::from(top(b)))
@@ -82,7 +83,7 @@ pub fn smlad(a: u32, b: u32, acc: i32) -> i32 {
 /// SMLABB: `acc + bottom(a) * bottom(b)`, wrapping.
 #[inline(always)]
 pub fn smlabb(a: u32, b: u32, acc: i32) -> i32 {
-    #[cfg(target_arch = "arm")]
+    #[cfg(mote_dsp)]
     {
         let r: i32;
         // SAFETY: register-only; may set Q, which nothing reads.
@@ -92,7 +93,7 @@ pub fn smlabb(a: u32, b: u32, acc: i32) -> i32 {
         }
         r
     }
-    #[cfg(not(target_arch = "arm"))]
+    #[cfg(not(mote_dsp))]
     {
         acc.wrapping_add(i32::from(bottom(a)) * i32::from(bottom(b)))
     }
@@ -101,7 +102,7 @@ pub fn smlabb(a: u32, b: u32, acc: i32) -> i32 {
 /// SMLATT: `acc + top(a) * top(b)`, wrapping.
 #[inline(always)]
 pub fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
-    #[cfg(target_arch = "arm")]
+    #[cfg(mote_dsp)]
     {
         let r: i32;
         // SAFETY: register-only; may set Q, which nothing reads.
@@ -111,7 +112,7 @@ pub fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
         }
         r
     }
-    #[cfg(not(target_arch = "arm"))]
+    #[cfg(not(mote_dsp))]
     {
         acc.wrapping_add(i32::from(top(a)) * i32::from(top(b)))
     }
@@ -120,7 +121,7 @@ pub fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
 /// SMMULR: the high word of `a * b`, rounded: `(a * b + 2^31) >> 32`.
 #[inline(always)]
 pub fn smmulr(a: i32, b: i32) -> i32 {
-    #[cfg(target_arch = "arm")]
+    #[cfg(mote_dsp)]
     {
         let r: i32;
         // SAFETY: a register-only instruction: no memory, no flags, no stack.
@@ -130,7 +131,7 @@ pub fn smmulr(a: i32, b: i32) -> i32 {
         }
         r
     }
-    #[cfg(not(target_arch = "arm"))]
+    #[cfg(not(mote_dsp))]
     {
         ((i64::from(a) * i64::from(b) + (1i64 << 31)) >> 32) as i32
     }
@@ -139,7 +140,7 @@ pub fn smmulr(a: i32, b: i32) -> i32 {
 /// SSAT #8: `x` saturated to `[-128, 127]`.
 #[inline(always)]
 pub fn ssat8(x: i32) -> i32 {
-    #[cfg(target_arch = "arm")]
+    #[cfg(mote_dsp)]
     {
         let r: i32;
         // SAFETY: register-only; may set Q, which nothing reads.
@@ -149,20 +150,20 @@ pub fn ssat8(x: i32) -> i32 {
         }
         r
     }
-    #[cfg(not(target_arch = "arm"))]
+    #[cfg(not(mote_dsp))]
     {
         x.clamp(-128, 127)
     }
 }
 
 /// The bottom halfword of a pair word, signed.
-#[cfg(any(test, not(target_arch = "arm")))]
+#[cfg(any(test, not(mote_dsp)))]
 fn bottom(x: u32) -> i16 {
     x as u16 as i16
 }
 
 /// The top halfword of a pair word, signed.
-#[cfg(any(test, not(target_arch = "arm")))]
+#[cfg(any(test, not(mote_dsp)))]
 fn top(x: u32) -> i16 {
     (x >> 16) as u16 as i16
 }

@@ -24,7 +24,7 @@ pub(crate) mod depthwise;
 pub mod dsp;
 pub(crate) mod epilogue;
 
-#[cfg(not(target_arch = "arm"))]
+#[cfg(not(mote_dsp))]
 use dsp::smmulr;
 use dsp::ssat8;
 
@@ -102,7 +102,7 @@ impl Requant {
     }
 
     /// Requantizes one accumulator (offset added, not yet clamped).
-    #[cfg(not(target_arch = "arm"))]
+    #[cfg(not(mote_dsp))]
     #[inline(always)]
     pub fn apply(&self, acc: i32) -> i32 {
         let h = smmulr(acc.wrapping_shl(self.lsh), self.mult);
@@ -115,7 +115,7 @@ impl Requant {
     /// masks the shift counts and turns the sign correction into a
     /// compare and a conditional add. Shift counts are below 32
     /// ([`Requant::new`]), where register shifts and Rust's agree.
-    #[cfg(target_arch = "arm")]
+    #[cfg(mote_dsp)]
     #[inline(always)]
     pub fn apply(&self, acc: i32) -> i32 {
         let r: i32;
