@@ -161,12 +161,29 @@ pub fn shipped_models(dir: &Path) -> Result<Vec<BenchModel>> {
             name: stem(&path)?,
             description: format!("{} (shipped, random input)", path.display()),
             source: Source::Shipped,
-            tflm_arena_bytes: model_file::tflm_arena(&path)?.map(|a| a.total_bytes),
+            tflm_arena_bytes: shipped_tflm_arena(&path)?,
             blob,
             inputs,
         });
     }
     Ok(out)
+}
+
+/// TFLM's arena for a shipped model: from a `NAME.tflm.json` beside it, or
+/// from the TFLM goldens of the shipped models (`tests/golden/shipped/`,
+/// written by `bench/tflite_compare.py` from `models/NAME.tflite`).
+fn shipped_tflm_arena(path: &Path) -> Result<Option<u64>> {
+    if let Some(a) = model_file::tflm_arena(path)? {
+        return Ok(Some(a.total_bytes));
+    }
+    let Some(name) = path.file_name() else {
+        return Ok(None);
+    };
+    let Some(root) = path.parent().and_then(Path::parent) else {
+        return Ok(None);
+    };
+    let golden = root.join("tests/golden/shipped").join(name);
+    Ok(model_file::tflm_arena(&golden)?.map(|a| a.total_bytes))
 }
 
 /// One model on one simulated CPU.
