@@ -742,7 +742,7 @@ mod tests {
 
     mod fast_path {
         use super::super::super::testutil::{
-            clamp_range, conv_case, data, run_fast_and_portable, zero_point, ConvCase,
+            conv_case, data, run_fast_and_portable, zero_point, ConvCase,
         };
         use super::super::super::{conv2d, Activation, Padding, Quant};
         use super::*;
@@ -832,17 +832,7 @@ mod tests {
         /// prepared from random scales (or none), and its addend.
         fn case() -> impl Strategy<Value = Case> {
             (
-                (1usize..=2, 1usize..=10, 1usize..=10),
-                prop_oneof![1usize..=4, Just(8), Just(16), 5usize..=33],
-                (1usize..=40, 1usize..=3, 1usize..=3),
-                (
-                    1usize..=2,
-                    1usize..=2,
-                    1usize..=2,
-                    1usize..=2,
-                    any::<bool>(),
-                ),
-                (zero_point(), zero_point(), clamp_range()),
+                crate::kernels::fast::conv::tests::geometry(2),
                 proptest::option::of((
                     any::<bool>(),
                     zero_point(),
@@ -851,60 +841,34 @@ mod tests {
                     any::<bool>(),
                 )),
             )
-                .prop_filter_map(
-                    "valid geometry",
-                    |((n, h, w), c, (oc, kh, kw), (sh, sw, dh, dw, same), q, add)| {
-                        let (zi, zo, act) = q;
-                        let input = Shape4::new(n, h, w, c);
-                        let filter = Shape4::new(oc, kh, kw, c);
-                        let opts = conv2d::Options {
-                            padding: if same { Padding::Same } else { Padding::Valid },
-                            stride_h: sh,
-                            stride_w: sw,
-                            dilation_h: dh,
-                            dilation_w: dw,
-                            activation: Activation::None,
-                        };
-                        let (mut conv, output) = conv2d::prepare(
-                            &opts,
-                            input,
-                            filter,
-                            Quant::new(0.1, zi),
-                            Quant::new(0.1, zo),
-                        )
-                        .ok()?;
-                        if output.h == 0 || output.w == 0 {
-                            return None;
+                .prop_filter_map("valid ADD", |((input, filter, output, conv), add)| {
+                    let add = match add {
+                        Some((in_place, za, zsum, (s1, s2, s3), relu)) => {
+                            let a = add::prepare(
+                                if relu {
+                                    Activation::Relu
+                                } else {
+                                    Activation::None
+                                },
+                                Quant::new(s1, conv.output_offset),
+                                Quant::new(s2, za),
+                                Quant::new(s3, zsum),
+                            )
+                            .ok()?;
+                            Some((a, in_place))
                         }
-                        (conv.act_min, conv.act_max) = act;
-                        let add = match add {
-                            Some((in_place, za, zsum, (s1, s2, s3), relu)) => {
-                                let a = add::prepare(
-                                    if relu {
-                                        Activation::Relu
-                                    } else {
-                                        Activation::None
-                                    },
-                                    Quant::new(s1, zo),
-                                    Quant::new(s2, za),
-                                    Quant::new(s3, zsum),
-                                )
-                                .ok()?;
-                                Some((a, in_place))
-                            }
-                            None => None,
-                        };
-                        let p = Params {
-                            conv,
-                            view_h: h,
-                            view_w: w,
-                            parts: [Resample::Direct; MAX_PARTS],
-                            part_count: 1,
-                            add: add.map(|a| a.0),
-                        };
-                        Some((input, filter, output, p, add.map(|a| a.1)))
-                    },
-                )
+                        None => None,
+                    };
+                    let p = Params {
+                        conv,
+                        view_h: input.h,
+                        view_w: input.w,
+                        parts: [Resample::Direct; MAX_PARTS],
+                        part_count: 1,
+                        add: add.map(|a| a.0),
+                    };
+                    Some((input, filter, output, p, add.map(|a| a.1)))
+                })
                 .prop_flat_map(|(input, filter, output, p, in_place)| {
                     let len = output.elements().unwrap();
                     (Just((input, filter, output, p, in_place)), data(len))

@@ -671,7 +671,7 @@ fn split(q: &[i8]) -> (u32, u32) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::super::testutil::*;
     use super::super::epilogue::Store;
     use super::*;
@@ -682,17 +682,20 @@ mod tests {
     type Case = ConvCase<Params>;
 
     /// Geometry across what the fast path distinguishes: 1x1 and 3x3 (and
-    /// other) filters, strides, dilations, SAME/VALID padding, channel
-    /// counts with and without a multiple of 4, odd output channels,
-    /// reductions long enough to split the filter into several chunks.
-    fn case() -> impl Strategy<Value = Case> {
+    /// other) filters, strides up to `max_stride`, dilations 1 and 2,
+    /// SAME/VALID padding, channel counts with and without a multiple of 4,
+    /// odd output channels, reductions long enough to split the filter into
+    /// several chunks; a random clamp. Also the fused conv's test geometry.
+    pub(crate) fn geometry(
+        max_stride: usize,
+    ) -> impl Strategy<Value = (Shape4, Shape4, Shape4, Params)> {
         (
             (1usize..=2, 1usize..=10, 1usize..=10),
             prop_oneof![1usize..=4, Just(8), Just(16), 5usize..=33],
             (1usize..=40, 1usize..=3, 1usize..=3),
             (
-                1usize..=3,
-                1usize..=3,
+                1usize..=max_stride,
+                1usize..=max_stride,
                 1usize..=2,
                 1usize..=2,
                 any::<bool>(),
@@ -727,9 +730,12 @@ mod tests {
                     Some((input, filter, output, p))
                 },
             )
-            .prop_flat_map(|(input, filter, output, p)| {
-                conv_case(input, filter, output, p, filter.n)
-            })
+    }
+
+    fn case() -> impl Strategy<Value = Case> {
+        geometry(3).prop_flat_map(|(input, filter, output, p)| {
+            conv_case(input, filter, output, p, filter.n)
+        })
     }
 
     /// The fast path with the plain store, in the shared runner's signature.
