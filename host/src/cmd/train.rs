@@ -1,9 +1,11 @@
 //! `mote train segmenter|counter`: train a model from data folders.
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use mote_host::train::arch::Task;
 use mote_host::train::budget::Budget;
+use mote_host::train::density::FixedSigmaDensity;
 use mote_host::train::run::{run as run_training, Pretrain, RunSpec};
 use mote_host::train::trainer::TrainConfig;
 
@@ -52,6 +54,10 @@ pub struct Args {
     /// Weight of the count L1 term (in heads) next to the density-map MSE.
     #[arg(long, default_value_t = 0.1)]
     count_weight: f64,
+    /// Counter: sigma of each head's Gaussian in the density target, in
+    /// output cells (one cell is 4 input pixels for the shipped counter).
+    #[arg(long, default_value_t = 1.0)]
+    sigma: f32,
     /// Stop each epoch after this many steps (benchmarks).
     #[arg(long)]
     max_steps: Option<usize>,
@@ -85,6 +91,10 @@ pub fn run(args: Args) -> Result<()> {
     config.class_weights = args.class_weights;
     config.dice_weight = args.dice;
     config.count_weight = args.count_weight;
+    if !(args.sigma > 0.0 && args.sigma.is_finite()) {
+        bail!("--sigma must be a positive number of output cells");
+    }
+    config.density = Arc::new(FixedSigmaDensity { sigma: args.sigma });
     println!("{}: {}", task.name(), Budget::of(&task.arch()?));
     let spec = RunSpec {
         config,

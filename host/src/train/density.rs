@@ -17,6 +17,9 @@ pub trait DensityMap: Send + Sync {
         out_w: usize,
         out_h: usize,
     ) -> Vec<f32>;
+
+    /// One line naming the renderer and its parameters (run.txt, cards).
+    fn describe(&self) -> String;
 }
 
 /// Placeholder density: one Gaussian of fixed `sigma` (output pixels) per
@@ -34,6 +37,10 @@ impl Default for FixedSigmaDensity {
 }
 
 impl DensityMap for FixedSigmaDensity {
+    fn describe(&self) -> String {
+        format!("gaussian sigma={} cells", self.sigma)
+    }
+
     fn render(
         &self,
         points: &[(f32, f32)],

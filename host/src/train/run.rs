@@ -89,7 +89,7 @@ pub fn run(spec: &RunSpec) -> Result<Vec<EpochReport>> {
         let last = reports.last();
         let text = format!(
             "task={}\nseed={}\nepochs={}\nbatch={}\nlr={}\ndata={}\nval={}\ntrain_images={}\n\
-             class_weights={:?}\ndice={}\ncount_weight={}\npretrain={}\npretrain_seconds={:.1}\ntrain_seconds={:.1}\n\
+             class_weights={:?}\ndice={}\ncount_weight={}\ndensity={}\npretrain={}\npretrain_seconds={:.1}\ntrain_seconds={:.1}\n\
              final_train_loss={:.6}\nfinal_val={}\nbudget={}\ncommand={}\n",
             cfg.task.name(),
             cfg.seed,
@@ -102,6 +102,7 @@ pub fn run(spec: &RunSpec) -> Result<Vec<EpochReport>> {
             weights,
             cfg.dice_weight,
             cfg.count_weight,
+            cfg.density.describe(),
             pre_line,
             pre_seconds,
             train_seconds,
