@@ -118,6 +118,44 @@ pub fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
     }
 }
 
+/// SMLABT: `acc + bottom(a) * top(b)`, wrapping.
+#[inline(always)]
+pub fn smlabt(a: u32, b: u32, acc: i32) -> i32 {
+    #[cfg(mote_dsp)]
+    {
+        let r: i32;
+        // SAFETY: register-only; may set Q, which nothing reads.
+        unsafe {
+            asm!("smlabt {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a,
+                 b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack));
+        }
+        r
+    }
+    #[cfg(not(mote_dsp))]
+    {
+        acc.wrapping_add(i32::from(bottom(a)) * i32::from(top(b)))
+    }
+}
+
+/// SMLATB: `acc + top(a) * bottom(b)`, wrapping.
+#[inline(always)]
+pub fn smlatb(a: u32, b: u32, acc: i32) -> i32 {
+    #[cfg(mote_dsp)]
+    {
+        let r: i32;
+        // SAFETY: register-only; may set Q, which nothing reads.
+        unsafe {
+            asm!("smlatb {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a,
+                 b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack));
+        }
+        r
+    }
+    #[cfg(not(mote_dsp))]
+    {
+        acc.wrapping_add(i32::from(top(a)) * i32::from(bottom(b)))
+    }
+}
+
 /// SMMULR: the high word of `a * b`, rounded: `(a * b + 2^31) >> 32`.
 #[inline(always)]
 pub fn smmulr(a: i32, b: i32) -> i32 {
@@ -192,6 +230,8 @@ mod tests {
             prop_assert_eq!(smlad(x, y, acc), wrap(i64::from(acc) + xb * yb + xt * yt));
             prop_assert_eq!(smlabb(x, y, acc), wrap(i64::from(acc) + xb * yb));
             prop_assert_eq!(smlatt(x, y, acc), wrap(i64::from(acc) + xt * yt));
+            prop_assert_eq!(smlabt(x, y, acc), wrap(i64::from(acc) + xb * yt));
+            prop_assert_eq!(smlatb(x, y, acc), wrap(i64::from(acc) + xt * yb));
             let (a, c) = (x as i32, y as i32);
             let prod = i128::from(a) * i128::from(c);
             prop_assert_eq!(i128::from(smmulr(a, c)), (prod + (1i128 << 31)) >> 32);
