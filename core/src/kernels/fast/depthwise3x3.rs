@@ -29,7 +29,7 @@
 //! to [`MAX_C`] runs here; each input element is sign-extended once per
 //! block pass, as in [`super::depthwise`].
 
-use super::dsp::{smlabt, smlad, smlatb, smmulr, ssat8, sxtb16, sxtb16_ror8};
+use super::dsp::{smlabt, smlad, smlatb, smmlar, ssat8, sxtb16, sxtb16_ror8};
 use super::{weight_sums, Requant};
 use crate::kernels::depthwise_conv2d::Params;
 use crate::kernels::{KernelError, PerChannel, View, ViewMut};
@@ -58,8 +58,6 @@ struct Chan {
     round: i32,
     /// [`Requant::rsh`].
     rsh: u32,
-    /// [`Requant::sign`].
-    sign: i32,
     /// The activation clamp's low end.
     lo: i32,
     /// The activation clamp's high end.
@@ -82,22 +80,28 @@ impl Chan {
             mult: q.mult,
             round: q.round,
             rsh: q.rsh,
-            sign: q.sign,
             lo,
             hi,
         }
     }
 
     /// Requantizes and clamps one accumulator (already shifted by `lsh`):
-    /// [`Requant::apply`] after its SMMULR's shift, then the clamp; `FULL`
-    /// when the clamp spans int8 (SSAT alone).
+    /// [`Requant::apply`] after its left shift, then the clamp. `SHIFT`
+    /// must be `rsh > 0`, `FULL` whether the clamp spans int8 (SSAT alone).
+    ///
+    /// SMMLAR adds `round` and the rounding's sign correction to the
+    /// product's high word in one instruction. The correction is taken from
+    /// the sign of `acc` instead of `h = smmulr(acc, mult)`: they differ
+    /// only when `acc < 0` and `h = 0` (`mult >= 0`), and there
+    /// `2^(rsh-1) - 1` and `2^(rsh-1)` floor to the same multiple of
+    /// `2^rsh`, so the result is the same.
     #[inline(always)]
-    fn out<const FULL: bool>(&self, acc: i32) -> i8 {
-        let h = smmulr(acc, self.mult);
-        let v = h
-            .wrapping_add((h >> 31) & self.sign)
-            .wrapping_add(self.round)
-            >> self.rsh;
+    fn out<const FULL: bool, const SHIFT: bool>(&self, acc: i32) -> i8 {
+        let v = if SHIFT {
+            smmlar(acc, self.mult, self.round.wrapping_add(acc >> 31)) >> self.rsh
+        } else {
+            smmlar(acc, self.mult, self.round)
+        };
         if FULL {
             ssat8(v) as i8
         } else {
@@ -205,25 +209,19 @@ pub(crate) fn eval(
                     .data
                     .get_mut(at..at + os.w * c)
                     .ok_or(KernelError::Length)?;
-                for k in 0..n {
-                    let plane_of = |slot: usize| {
-                        let start = slot * slot_words + k * plane;
-                        ring.get(start..start + plane).ok_or(KernelError::Length)
-                    };
-                    let rows = [
-                        plane_of(slots[0])?,
-                        plane_of(slots[1])?,
-                        plane_of(slots[2])?,
-                    ];
-                    let ch = c0 + k;
-                    let q = chans.get(ch).ok_or(KernelError::Length)?;
-                    let out = out_row.get_mut(ch..).ok_or(KernelError::Length)?;
-                    match (geo.stride, full) {
-                        (1, true) => sweep::<1, true>(&geo, rows, q, out)?,
-                        (1, false) => sweep::<1, false>(&geo, rows, q, out)?,
-                        (_, true) => sweep::<2, true>(&geo, rows, q, out)?,
-                        (_, false) => sweep::<2, false>(&geo, rows, q, out)?,
-                    }
+                let [r0, r1, r2] = slots.map(|slot| {
+                    ring.get(slot * slot_words..)
+                        .and_then(|r| r.get(..n * plane))
+                        .ok_or(KernelError::Length)
+                });
+                let rows = [r0?, r1?, r2?];
+                let block_chans = chans.get(c0..c0 + n).ok_or(KernelError::Length)?;
+                let out = out_row.get_mut(c0..).ok_or(KernelError::Length)?;
+                match (geo.stride, full) {
+                    (1, true) => block_row::<1, true>(&geo, rows, block_chans, out)?,
+                    (1, false) => block_row::<1, false>(&geo, rows, block_chans, out)?,
+                    (_, true) => block_row::<2, true>(&geo, rows, block_chans, out)?,
+                    (_, false) => block_row::<2, false>(&geo, rows, block_chans, out)?,
                 }
             }
         }
@@ -243,12 +241,35 @@ struct Geometry {
     ow: usize,
 }
 
+/// One output row of a block of channels: `rows` are the block's three
+/// window rows (one plane per channel, in channel order), `out` the output
+/// row from the block's first channel on. Picks each channel's
+/// requantization variant.
+#[inline(always)]
+fn block_row<const S: usize, const FULL: bool>(
+    g: &Geometry,
+    rows: [&[u32]; ROWS],
+    chans: &[Chan],
+    out: &mut [i8],
+) -> Result<(), KernelError> {
+    let [r0, r1, r2] = rows.map(|r| r.chunks_exact(g.plane));
+    for (k, (((p0, p1), p2), q)) in r0.zip(r1).zip(r2).zip(chans).enumerate() {
+        let out = out.get_mut(k..).ok_or(KernelError::Length)?;
+        if q.rsh > 0 {
+            sweep::<S, FULL, true>(g, [p0, p1, p2], q, out)?;
+        } else {
+            sweep::<S, FULL, false>(g, [p0, p1, p2], q, out)?;
+        }
+    }
+    Ok(())
+}
+
 /// One output row of one channel: `rows` are the channel's three window
 /// rows (planes), `out` the output row from this channel's first byte on
 /// (pixel `x` at `out[x * c]`). Pairs of pixels go through [`pairs`]; an
 /// odd width's last pixel through [`lone`].
 #[inline(always)]
-fn sweep<const S: usize, const FULL: bool>(
+fn sweep<const S: usize, const FULL: bool, const SHIFT: bool>(
     g: &Geometry,
     rows: [&[u32]; ROWS],
     q: &Chan,
@@ -261,10 +282,10 @@ fn sweep<const S: usize, const FULL: bool>(
         return Err(KernelError::Length);
     }
     if np > 0 {
-        pairs::<S, FULL>(rows, q, out, g.c, np);
+        pairs::<S, FULL, SHIFT>(rows, q, out, g.c, np);
     }
     if g.ow % 2 == 1 {
-        let v = q.out::<FULL>(lone::<S>(rows, q, np)?);
+        let v = q.out::<FULL, SHIFT>(lone::<S>(rows, q, np)?);
         *out.get_mut((g.ow - 1) * g.c).ok_or(KernelError::Length)? = v;
     }
     Ok(())
@@ -288,7 +309,7 @@ fn lone<const S: usize>(rows: [&[u32]; ROWS], q: &Chan, k: usize) -> Result<i32,
 /// caller checked that every row has the words the pairs read and that
 /// `out` reaches pixel `2 np - 1`.
 #[cfg(not(mote_dsp))]
-fn pairs<const S: usize, const FULL: bool>(
+fn pairs<const S: usize, const FULL: bool, const SHIFT: bool>(
     rows: [&[u32]; ROWS],
     q: &Chan,
     out: &mut [i8],
@@ -312,10 +333,10 @@ fn pairs<const S: usize, const FULL: bool>(
             }
         }
         if let Some(v) = px.first_mut() {
-            *v = q.out::<FULL>(s0);
+            *v = q.out::<FULL, SHIFT>(s0);
         }
         if let Some(v) = px.get_mut(c) {
-            *v = q.out::<FULL>(s1);
+            *v = q.out::<FULL, SHIFT>(s1);
         }
     }
 }
@@ -373,29 +394,33 @@ macro_rules! row_s2 {
 }
 
 /// Requantization of both accumulators, as [`Chan::out`] before its
-/// clamp (record offsets 28..44: mult, round, rsh, sign).
+/// clamp: SMMLAR with `round` (plus `acc >> 31`, and the right shift, when
+/// `rsh > 0`). Record offsets 28, 32, 36: mult, round, rsh.
 #[cfg(mote_dsp)]
 macro_rules! requant2 {
-    () => {
+    (true) => {
         concat!(
             "ldrd {a}, {b}, [{q}, #28]\n",
-            "ldrd {f}, {g}, [{q}, #36]\n",
-            "smmulr {s0}, {s0}, {a}\n",
-            "smmulr {s1}, {s1}, {a}\n",
-            "and {a}, {g}, {s0}, asr #31\n",
-            "add {s0}, {s0}, {a}\n",
-            "add {s0}, {s0}, {b}\n",
-            "asr {s0}, {s0}, {f}\n",
-            "and {a}, {g}, {s1}, asr #31\n",
-            "add {s1}, {s1}, {a}\n",
-            "add {s1}, {s1}, {b}\n",
-            "asr {s1}, {s1}, {f}\n",
+            "ldr {g}, [{q}, #36]\n",
+            "add {f}, {b}, {s0}, asr #31\n",
+            "smmlar {s0}, {s0}, {a}, {f}\n",
+            "add {f}, {b}, {s1}, asr #31\n",
+            "smmlar {s1}, {s1}, {a}, {f}\n",
+            "asr {s0}, {s0}, {g}\n",
+            "asr {s1}, {s1}, {g}\n",
+        )
+    };
+    (false) => {
+        concat!(
+            "ldrd {a}, {b}, [{q}, #28]\n",
+            "smmlar {s0}, {s0}, {a}, {b}\n",
+            "smmlar {s1}, {s1}, {a}, {b}\n",
         )
     };
 }
 
 /// The clamp of both values: SSAT when it spans int8, else against the
-/// record's `lo`, `hi` (offsets 44, 48).
+/// record's `lo`, `hi` (offsets 40, 44).
 #[cfg(mote_dsp)]
 macro_rules! clamp2 {
     (true) => {
@@ -403,7 +428,7 @@ macro_rules! clamp2 {
     };
     (false) => {
         concat!(
-            "ldrd {a}, {b}, [{q}, #44]\n",
+            "ldrd {a}, {b}, [{q}, #40]\n",
             "cmp {s0}, {a}\n",
             "it lt\n",
             "movlt {s0}, {a}\n",
@@ -424,13 +449,13 @@ macro_rules! clamp2 {
 /// clamp, two byte stores `c` apart, output pointer advanced two pixels.
 #[cfg(mote_dsp)]
 macro_rules! pair_step {
-    ($row:ident, $full:tt, $p0:ident, $p1:ident, $p2:ident, $o:ident, $q:expr, $os:expr) => {
+    ($row:ident, $full:tt, $shift:tt, $p0:ident, $p1:ident, $p2:ident, $o:ident, $q:expr, $os:expr) => {
         core::arch::asm!(
             "ldr {s1}, [{q}, #24]",
             $row!("p0", "0", "s1", "s1"),
             $row!("p1", "8", "s0", "s1"),
             $row!("p2", "16", "s0", "s1"),
-            requant2!(),
+            requant2!($shift),
             clamp2!($full),
             "strb {s0}, [{o}]",
             "strb {s1}, [{o}, {os}]",
@@ -456,7 +481,7 @@ macro_rules! pair_step {
 /// stays with the compiler: the step uses all twelve allocatable
 /// registers).
 #[cfg(mote_dsp)]
-fn pairs<const S: usize, const FULL: bool>(
+fn pairs<const S: usize, const FULL: bool, const SHIFT: bool>(
     rows: [&[u32]; ROWS],
     q: &Chan,
     out: &mut [i8],
@@ -467,7 +492,7 @@ fn pairs<const S: usize, const FULL: bool>(
         assert!(core::mem::offset_of!(Chan, bias) == 24);
         assert!(core::mem::offset_of!(Chan, mult) == 28);
         assert!(core::mem::offset_of!(Chan, rsh) == 36);
-        assert!(core::mem::offset_of!(Chan, lo) == 44);
+        assert!(core::mem::offset_of!(Chan, lo) == 40);
     }
     let [mut p0, mut p1, mut p2] = rows.map(<[u32]>::as_ptr);
     let mut o = out.as_mut_ptr();
@@ -482,11 +507,15 @@ fn pairs<const S: usize, const FULL: bool>(
         // the offsets the const block asserts. SMLAD/SSAT may set Q and
         // CMP sets the flags; neither is read outside the block.
         unsafe {
-            match (S, FULL) {
-                (1, true) => pair_step!(row_s1, true, p0, p1, p2, o, q, c),
-                (1, false) => pair_step!(row_s1, false, p0, p1, p2, o, q, c),
-                (_, true) => pair_step!(row_s2, true, p0, p1, p2, o, q, c),
-                (_, false) => pair_step!(row_s2, false, p0, p1, p2, o, q, c),
+            match (S, FULL, SHIFT) {
+                (1, true, true) => pair_step!(row_s1, true, true, p0, p1, p2, o, q, c),
+                (1, true, false) => pair_step!(row_s1, true, false, p0, p1, p2, o, q, c),
+                (1, false, true) => pair_step!(row_s1, false, true, p0, p1, p2, o, q, c),
+                (1, false, false) => pair_step!(row_s1, false, false, p0, p1, p2, o, q, c),
+                (_, true, true) => pair_step!(row_s2, true, true, p0, p1, p2, o, q, c),
+                (_, true, false) => pair_step!(row_s2, true, false, p0, p1, p2, o, q, c),
+                (_, false, true) => pair_step!(row_s2, false, true, p0, p1, p2, o, q, c),
+                (_, false, false) => pair_step!(row_s2, false, false, p0, p1, p2, o, q, c),
             }
         }
     }
@@ -751,6 +780,39 @@ mod tests {
             }
             if let Some(fast) = fast {
                 prop_assert_eq!(fast, slow);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// [`Chan::out`] (SMMLAR, the sign taken from `acc`) equals the
+        /// portable requantization and clamp wherever [`Requant::new`]
+        /// accepts the channel.
+        #[test]
+        fn chan_out_matches_portable(
+            acc_frac in -1.0f64..=1.0,
+            sum_abs in 0u32..=(1 << 14),
+            bias in -(1i32 << 20)..(1 << 20),
+            m in multiplier(),
+            s in shift(),
+            zo in -128i32..=127,
+            (lo, hi) in clamp_range(),
+        ) {
+            let bound = i64::from(bias).abs() + 255 * i64::from(sum_abs);
+            let acc = (acc_frac * bound as f64) as i32;
+            if let Some(r) = Requant::new(bias, 0, sum_abs, 0, m, s, zo) {
+                let q = Chan::new(&[0; 9], &r, lo, hi);
+                let v = crate::quant::multiply_by_quantized_multiplier(acc, m, s);
+                let want = crate::kernels::clamp_i8(v.wrapping_add(zo), lo, hi);
+                let a = acc.wrapping_shl(r.lsh);
+                let got = match (r.rsh > 0, lo <= -128 && hi >= 127) {
+                    (true, true) => q.out::<true, true>(a),
+                    (true, false) => q.out::<false, true>(a),
+                    (false, true) => q.out::<true, false>(a),
+                    (false, false) => q.out::<false, false>(a),
+                };
+                prop_assert_eq!(got, want);
             }
         }
     }
