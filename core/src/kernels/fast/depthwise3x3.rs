@@ -65,6 +65,17 @@ struct Chan {
 }
 
 impl Chan {
+    /// An all-zero record (what unused slots of the scratch hold).
+    const ZERO: Self = Self {
+        w: [0; 6],
+        bias: 0,
+        mult: 0,
+        round: 0,
+        rsh: 0,
+        lo: 0,
+        hi: 0,
+    };
+
     /// The record of a channel with taps `t` (row-major) and
     /// requantization `q` (whose `lsh` is at most 8).
     fn new(t: &[i8; 9], q: &Requant, lo: i32, hi: i32) -> Self {
@@ -153,7 +164,7 @@ pub(crate) fn eval(
     }
     let block = block.min(c);
 
-    let mut chans = [Chan::default(); MAX_C];
+    let mut chans = [Chan::ZERO; MAX_C];
     for (ch, rec) in chans.iter_mut().enumerate().take(c) {
         let mut taps = [0i8; 9];
         for (t, v) in taps.iter_mut().enumerate() {
@@ -242,9 +253,10 @@ struct Geometry {
 }
 
 /// One output row of a block of channels: `rows` are the block's three
-/// window rows (one plane per channel, in channel order), `out` the output
-/// row from the block's first channel on. Picks each channel's
-/// requantization variant.
+/// window rows (channel `k`'s plane at `rows[fy][k * plane..]`), `out` the
+/// output row from the block's first channel on (channel `k`, pixel `x` at
+/// `out[k + x * c]`). Checks the whole block's extent once; pairs of pixels
+/// go through [`pairs`], an odd width's last pixel through [`lone`].
 #[inline(always)]
 fn block_row<const S: usize, const FULL: bool>(
     g: &Geometry,
@@ -252,41 +264,34 @@ fn block_row<const S: usize, const FULL: bool>(
     chans: &[Chan],
     out: &mut [i8],
 ) -> Result<(), KernelError> {
-    let [r0, r1, r2] = rows.map(|r| r.chunks_exact(g.plane));
-    for (k, (((p0, p1), p2), q)) in r0.zip(r1).zip(r2).zip(chans).enumerate() {
-        let out = out.get_mut(k..).ok_or(KernelError::Length)?;
-        if q.rsh > 0 {
-            sweep::<S, FULL, true>(g, [p0, p1, p2], q, out)?;
-        } else {
-            sweep::<S, FULL, false>(g, [p0, p1, p2], q, out)?;
-        }
-    }
-    Ok(())
-}
-
-/// One output row of one channel: `rows` are the channel's three window
-/// rows (planes), `out` the output row from this channel's first byte on
-/// (pixel `x` at `out[x * c]`). Pairs of pixels go through [`pairs`]; an
-/// odd width's last pixel through [`lone`].
-#[inline(always)]
-fn sweep<const S: usize, const FULL: bool, const SHIFT: bool>(
-    g: &Geometry,
-    rows: [&[u32]; ROWS],
-    q: &Chan,
-    out: &mut [i8],
-) -> Result<(), KernelError> {
+    let n = chans.len();
     let np = g.ow / 2;
-    // Words the pairs read: stride 1 `k, k + 1`, stride 2 `2k ..= 2k + 2`.
+    // Words the pairs read: stride 1 `j, j + 1`, stride 2 `2j ..= 2j + 2`.
     let read = if S == 1 { np + 1 } else { 2 * np + 1 };
-    if g.plane < read || rows.iter().any(|r| r.len() != g.plane) || out.len() + g.c <= g.ow * g.c {
+    if n == 0
+        || g.ow == 0
+        || g.plane < read
+        || rows.iter().any(|r| r.len() < n * g.plane)
+        || (g.ow - 1) * g.c + n > out.len()
+    {
         return Err(KernelError::Length);
     }
     if np > 0 {
-        pairs::<S, FULL, SHIFT>(rows, q, out, g.c, np);
+        pairs::<S, FULL>(rows, g.plane, chans, out, g.c, np);
     }
     if g.ow % 2 == 1 {
-        let v = q.out::<FULL, SHIFT>(lone::<S>(rows, q, np)?);
-        *out.get_mut((g.ow - 1) * g.c).ok_or(KernelError::Length)? = v;
+        for (k, q) in chans.iter().enumerate() {
+            let span = k * g.plane..(k + 1) * g.plane;
+            let [r0, r1, r2] = rows.map(|r| r.get(span.clone()).ok_or(KernelError::Length));
+            let acc = lone::<S>([r0?, r1?, r2?], q, np)?;
+            let v = if q.rsh > 0 {
+                q.out::<FULL, true>(acc)
+            } else {
+                q.out::<FULL, false>(acc)
+            };
+            *out.get_mut(k + (g.ow - 1) * g.c)
+                .ok_or(KernelError::Length)? = v;
+        }
     }
     Ok(())
 }
@@ -305,11 +310,32 @@ fn lone<const S: usize>(rows: [&[u32]; ROWS], q: &Chan, k: usize) -> Result<i32,
     Ok(acc)
 }
 
-/// `np` pixel pairs, plain Rust (the algorithm the assembly runs). The
-/// caller checked that every row has the words the pairs read and that
-/// `out` reaches pixel `2 np - 1`.
+/// `np` pixel pairs of every channel of a block, plain Rust (the
+/// algorithm the assembly runs). [`block_row`] checked that every plane has
+/// the words the pairs read and that `out` reaches every pixel written.
 #[cfg(not(mote_dsp))]
-fn pairs<const S: usize, const FULL: bool, const SHIFT: bool>(
+fn pairs<const S: usize, const FULL: bool>(
+    rows: [&[u32]; ROWS],
+    plane: usize,
+    chans: &[Chan],
+    out: &mut [i8],
+    c: usize,
+    np: usize,
+) {
+    for (k, q) in chans.iter().enumerate() {
+        let planes = rows.map(|r| r.get(k * plane..).unwrap_or(&[]));
+        let out = out.get_mut(k..).unwrap_or(&mut []);
+        if q.rsh > 0 {
+            channel_pairs::<S, FULL, true>(planes, q, out, c, np);
+        } else {
+            channel_pairs::<S, FULL, false>(planes, q, out, c, np);
+        }
+    }
+}
+
+/// [`pairs`] for one channel.
+#[cfg(not(mote_dsp))]
+fn channel_pairs<const S: usize, const FULL: bool, const SHIFT: bool>(
     rows: [&[u32]; ROWS],
     q: &Chan,
     out: &mut [i8],
@@ -477,14 +503,40 @@ macro_rules! pair_step {
     };
 }
 
-/// `np` pixel pairs in assembly, one `asm!` per pair (the loop counter
-/// stays with the compiler: the step uses all twelve allocatable
-/// registers).
+/// `np` pixel pairs of every channel of a block in assembly, one `asm!`
+/// per pair (the loop counter stays with the compiler: the step uses all
+/// twelve allocatable registers). Channel `k`'s pointers are offsets from
+/// the block's, computed with `wrapping_add` (plain arithmetic; the
+/// accesses are the `asm!`'s).
 #[cfg(mote_dsp)]
-fn pairs<const S: usize, const FULL: bool, const SHIFT: bool>(
+fn pairs<const S: usize, const FULL: bool>(
     rows: [&[u32]; ROWS],
-    q: &Chan,
+    plane: usize,
+    chans: &[Chan],
     out: &mut [i8],
+    c: usize,
+    np: usize,
+) {
+    let bases = rows.map(<[u32]>::as_ptr);
+    let out = out.as_mut_ptr();
+    for (k, q) in chans.iter().enumerate() {
+        let [p0, p1, p2] = bases.map(|b| b.wrapping_add(k * plane));
+        let o = out.wrapping_add(k);
+        if q.rsh > 0 {
+            channel_pairs::<S, FULL, true>([p0, p1, p2], q, o, c, np);
+        } else {
+            channel_pairs::<S, FULL, false>([p0, p1, p2], q, o, c, np);
+        }
+    }
+}
+
+/// [`pairs`] for one channel: planes at `rows`, pixel 0 at `o`.
+#[cfg(mote_dsp)]
+#[inline(always)]
+fn channel_pairs<const S: usize, const FULL: bool, const SHIFT: bool>(
+    rows: [*const u32; ROWS],
+    q: &Chan,
+    mut o: *mut i8,
     c: usize,
     np: usize,
 ) {
@@ -494,15 +546,16 @@ fn pairs<const S: usize, const FULL: bool, const SHIFT: bool>(
         assert!(core::mem::offset_of!(Chan, rsh) == 36);
         assert!(core::mem::offset_of!(Chan, lo) == 40);
     }
-    let [mut p0, mut p1, mut p2] = rows.map(<[u32]>::as_ptr);
-    let mut o = out.as_mut_ptr();
+    let [mut p0, mut p1, mut p2] = rows;
     let q: *const Chan = q;
     for _ in 0..np {
-        // SAFETY: the caller checked that each row holds the words pair
-        // `k < np` reads (stride 1: `k, k + 1`; stride 2: `2k ..= 2k + 2`;
-        // the pointers advance one pair per step), that `out` reaches
-        // pixel `2 np - 1` (`o` advances `2c` bytes per step and writes
-        // `o` and `o + c`), and `q` is a whole record. Rows are `u32`
+        // SAFETY: `block_row` checked that each of the block's planes
+        // (`plane` words from `rows[fy] + k * plane`, inside the row slice)
+        // holds the words pair `j < np` reads (stride 1: `j, j + 1`;
+        // stride 2: `2j ..= 2j + 2`; the pointers advance one pair per
+        // step), and that `out` reaches channel `k`'s pixel `2 np - 1`
+        // (`o` starts at `out + k`, advances `2c` bytes per step and
+        // writes `o` and `o + c`); `q` is a whole record. Rows are `u32`
         // slices (4-aligned, as LDRD needs); the record is `repr(C)` with
         // the offsets the const block asserts. SMLAD/SSAT may set Q and
         // CMP sets the flags; neither is read outside the block.
@@ -553,18 +606,25 @@ fn fill_row(
     // Word `k` is inside when `2k - pad_w >= 0` and `2k + 1 - pad_w < w`.
     let k0 = pad_w.div_ceil(2).min(plane);
     let k1 = ((s.w + pad_w) / 2).clamp(k0, plane);
-    for (g, planes) in dst.chunks_exact_mut(4 * plane).enumerate() {
-        let ch = c0 + 4 * g;
-        for k in (0..k0).chain(k1..plane) {
-            let pair = [2 * k, 2 * k + 1].map(|col| {
-                let x = col.checked_sub(pad_w).filter(|&x| x < s.w);
-                x.map(|x| x * s.c + ch)
-            });
-            edge_word(row, pair, pad, planes, plane, k)?;
+    if plane == 0 {
+        return Err(KernelError::Length);
+    }
+    // The edge words, one at a time across the groups (their columns'
+    // offsets computed once).
+    for k in (0..k0).chain(k1..plane) {
+        let cols = [2 * k, 2 * k + 1].map(|col| {
+            let x = col.checked_sub(pad_w).filter(|&x| x < s.w);
+            x.map(|x| x * s.c + c0)
+        });
+        for (g, planes) in dst.chunks_exact_mut(4 * plane).enumerate() {
+            let at = cols.map(|col| col.map(|at| at + 4 * g));
+            edge_word(row, at, pad, planes, plane, k)?;
         }
-        if k1 > k0 {
-            let from = (2 * k0 - pad_w) * s.c + ch;
-            let src = row.get(from..).ok_or(KernelError::Length)?;
+    }
+    if k1 > k0 {
+        let from = (2 * k0 - pad_w) * s.c + c0;
+        for (g, planes) in dst.chunks_exact_mut(4 * plane).enumerate() {
+            let src = row.get(from + 4 * g..).ok_or(KernelError::Length)?;
             let to = planes.get_mut(k0..).ok_or(KernelError::Length)?;
             interior(src, s.c, to, plane, k1 - k0)?;
         }
