@@ -15,19 +15,27 @@
 //! - stride 2: `out0` as above, `out1 = x2 w0 + x3 w1 + x4 w2 =
 //!   SMLAD(B, F) + SMLABT(C, G)`.
 //!
-//! That is 12 multiply instructions and 6 LDRDs for 18 MACs. One channel
-//! per sweep also means one channel's requantization for the whole sweep:
-//! its constants sit in a small record ([`Chan`]) next to its filter words.
+//! That is 12 multiply instructions and 6 LDRDs for 18 MACs; a whole pair
+//! (bias, taps, requantization, clamp, two stores) is one `asm!` of 32
+//! instructions using all twelve allocatable registers, which is why two
+//! pixels and not four: four would need five more. One channel per sweep
+//! also means one channel's requantization for the whole sweep: its
+//! constants sit in a small record ([`Chan`]) next to its filter words.
 //!
 //! The requantization's left shift (`lsh`, at most 8, see [`Requant`]) is
 //! folded into the filter and the bias: `(w << lsh) * x` summed equals
 //! `acc << lsh` modulo 2^32, which is what [`Requant::apply`] shifts (and
 //! `w << 8` still fits an `i16` for int8 `w`). Per output that leaves
-//! SMMULR, the rounding right shift and the clamp.
+//! SMMLAR (high word, rounding constant and sign correction at once, see
+//! [`Chan::out`]), the right shift and the clamp.
 //!
+//! Filling the ring is the other cost: per two columns of four channels,
+//! two LDRs, four SXTB16, four PKHBT/PKHTB and four STRs ([`interior`]).
 //! Channels are taken in blocks that fit the ring, so any channel count up
 //! to [`MAX_C`] runs here; each input element is sign-extended once per
-//! block pass, as in [`super::depthwise`].
+//! block pass, as in [`super::depthwise`]. The scratch (ring and records,
+//! 8 KiB) is no larger than the general kernel's, and the two never
+//! share a frame.
 
 use super::dsp::{smlabt, smlad, smlatb, smmlar, ssat8, sxtb16, sxtb16_ror8};
 use super::{weight_sums, Requant};
@@ -820,7 +828,18 @@ mod tests {
                 },
             )
             .prop_flat_map(|(input, filter, output, p)| {
-                conv_case(input, filter, output, p, filter.c)
+                (conv_case(input, filter, output, p, filter.c), 0u8..4)
+            })
+            .prop_map(|(mut case, draw)| {
+                // `shift()` gives some channels right shifts over 22, which
+                // make the whole layer decline; keep them in range in three
+                // cases out of four, so wide layers take this path too.
+                if draw > 0 {
+                    for s in &mut case.shift {
+                        *s = (*s).max(-22);
+                    }
+                }
+                case
             })
     }
 
