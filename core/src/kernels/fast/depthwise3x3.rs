@@ -173,24 +173,11 @@ pub(crate) fn eval(
     let block = block.min(c);
 
     let mut chans = [Chan::ZERO; MAX_C];
-    for (ch, rec) in chans.iter_mut().enumerate().take(c) {
-        let mut taps = [0i8; 9];
-        for (t, v) in taps.iter_mut().enumerate() {
-            *v = *filter.data.get(t * c + ch).ok_or(KernelError::Length)?;
-        }
-        let (sum, sum_abs) = weight_sums(taps.iter().copied());
-        let b = match bias {
-            Some(b) => b.get(ch).ok_or(KernelError::Length)?,
-            None => 0,
-        };
-        let m = quant.multiplier.get(ch).ok_or(KernelError::Length)?;
-        let s = quant.shift.get(ch).ok_or(KernelError::Length)?;
-        match Requant::new(b, sum, sum_abs, p.input_offset, m, s, p.output_offset) {
-            Some(q) => *rec = Chan::new(&taps, &q, p.act_min, p.act_max),
-            None => return Ok(false),
-        }
+    let chans = chans.get_mut(..c).ok_or(KernelError::Length)?;
+    if !records(p, filter, bias, quant, chans)? {
+        return Ok(false);
     }
-    let chans = chans.get(..c).ok_or(KernelError::Length)?;
+    let chans = &*chans;
     let full = p.act_min <= -128 && p.act_max >= 127;
     let geo = Geometry {
         stride: p.stride_w,
@@ -243,6 +230,37 @@ pub(crate) fn eval(
                     (_, false) => block_row::<2, false>(&geo, rows, block_chans, out)?,
                 }
             }
+        }
+    }
+    Ok(true)
+}
+
+/// Fills one [`Chan`] per output channel (`chans.len()` of them), or
+/// returns `Ok(false)` when a channel's requantization is outside
+/// [`Requant`]'s range.
+fn records(
+    p: &Params,
+    filter: View<'_>,
+    bias: Option<I32s<'_>>,
+    quant: PerChannel<'_>,
+    chans: &mut [Chan],
+) -> Result<bool, KernelError> {
+    let c = chans.len();
+    for (ch, rec) in chans.iter_mut().enumerate() {
+        let mut taps = [0i8; 9];
+        for (t, v) in taps.iter_mut().enumerate() {
+            *v = *filter.data.get(t * c + ch).ok_or(KernelError::Length)?;
+        }
+        let (sum, sum_abs) = weight_sums(taps.iter().copied());
+        let b = match bias {
+            Some(b) => b.get(ch).ok_or(KernelError::Length)?,
+            None => 0,
+        };
+        let m = quant.multiplier.get(ch).ok_or(KernelError::Length)?;
+        let s = quant.shift.get(ch).ok_or(KernelError::Length)?;
+        match Requant::new(b, sum, sum_abs, p.input_offset, m, s, p.output_offset) {
+            Some(q) => *rec = Chan::new(&taps, &q, p.act_min, p.act_max),
+            None => return Ok(false),
         }
     }
     Ok(true)
