@@ -282,7 +282,7 @@ struct Geometry {
 /// window rows (channel `k`'s plane at `rows[fy][k * plane..]`), `out` the
 /// output row from the block's first channel on (channel `k`, pixel `x` at
 /// `out[k + x * c]`). Checks the whole block's extent once; pairs of pixels
-/// go through [`pairs`], an odd width's last pixel through [`lone`].
+/// go through [`pairs`], an odd width's last pixel through [`last_pixel`].
 #[inline(always)]
 fn block_row<const S: usize, const FULL: bool>(
     g: &Geometry,
@@ -306,27 +306,45 @@ fn block_row<const S: usize, const FULL: bool>(
         pairs::<S, FULL>(rows, g.plane, chans, out, g.c, np);
     }
     if g.ow % 2 == 1 {
-        for (k, q) in chans.iter().enumerate() {
-            let span = k * g.plane..(k + 1) * g.plane;
-            let [r0, r1, r2] = rows.map(|r| r.get(span.clone()).ok_or(KernelError::Length));
-            let acc = lone::<S>([r0?, r1?, r2?], q, np)?;
-            let v = if q.rsh > 0 {
-                q.out::<FULL, true>(acc)
-            } else {
-                q.out::<FULL, false>(acc)
-            };
-            *out.get_mut(k + (g.ow - 1) * g.c)
-                .ok_or(KernelError::Length)? = v;
-        }
+        last_pixel(g, S, FULL, rows, chans, out, np)?;
     }
     Ok(())
 }
 
-/// The accumulator of pixel `2k` alone (an odd width's last pixel).
-fn lone<const S: usize>(rows: [&[u32]; ROWS], q: &Chan, k: usize) -> Result<i32, KernelError> {
+/// An odd width's last pixel (pixel `2 np`) of every channel of a block,
+/// after [`block_row`]'s check. Rare enough to stay one function (the
+/// stride and the clamp are arguments, not parameters).
+#[inline(never)]
+fn last_pixel(
+    g: &Geometry,
+    stride: usize,
+    full: bool,
+    rows: [&[u32]; ROWS],
+    chans: &[Chan],
+    out: &mut [i8],
+    np: usize,
+) -> Result<(), KernelError> {
+    for (k, q) in chans.iter().enumerate() {
+        let span = k * g.plane..(k + 1) * g.plane;
+        let [r0, r1, r2] = rows.map(|r| r.get(span.clone()).ok_or(KernelError::Length));
+        let acc = lone([r0?, r1?, r2?], q, stride * np)?;
+        let v = match (full, q.rsh > 0) {
+            (true, true) => q.out::<true, true>(acc),
+            (true, false) => q.out::<true, false>(acc),
+            (false, true) => q.out::<false, true>(acc),
+            (false, false) => q.out::<false, false>(acc),
+        };
+        *out.get_mut(k + (g.ow - 1) * g.c)
+            .ok_or(KernelError::Length)? = v;
+    }
+    Ok(())
+}
+
+/// The accumulator of a pixel whose window starts at word `i` of each row
+/// (words `i`, `i + 1`: `SMLAD(A, F) + SMLABT(B, G)`).
+fn lone(rows: [&[u32]; ROWS], q: &Chan, i: usize) -> Result<i32, KernelError> {
     let mut acc = q.bias;
     for (fy, r) in rows.iter().enumerate() {
-        let i = S * k;
         let (a, b) = (
             r.get(i).copied().ok_or(KernelError::Length)?,
             r.get(i + 1).copied().ok_or(KernelError::Length)?,
