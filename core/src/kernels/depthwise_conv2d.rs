@@ -553,6 +553,23 @@ mod tests {
     }
 
     #[test]
+    fn inside_taps_are_the_taps_inside() {
+        for start in -9i64..=9 {
+            for n in 0..=5usize {
+                for d in 1..=3usize {
+                    for len in 0..=6i64 {
+                        let want: Vec<usize> = (0..n)
+                            .filter(|&t| (0..len).contains(&(start + (t * d) as i64)))
+                            .collect();
+                        let got: Vec<usize> = inside_taps(start, n, d, len).collect();
+                        assert_eq!(got, want, "start {start} n {n} d {d} len {len}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn rejects_inconsistent_shapes() {
         let p = Params {
             stride_h: 1,

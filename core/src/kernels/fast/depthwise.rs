@@ -27,10 +27,11 @@ const W_WORDS: usize = 576;
 const MAX_C: usize = 64;
 
 /// Runs DEPTHWISE_CONV_2D on the fast path ([`super::depthwise3x3`] for
-/// 3x3 filters at stride 1 or 2, the ring of 4-channel groups below for the
-/// rest), or returns `Ok(false)` for a case it does not handle (depth multiplier over 1, channels not a multiple
-/// of 4 or over [`MAX_C`], scratch too small, requantization outside
-/// [`Requant`]'s range). The caller has validated every operand.
+/// 3x3 filters at stride 1 or 2, the ring of 4-channel groups below for
+/// the rest), or returns `Ok(false)` for a case it does not handle (depth
+/// multiplier over 1, channels not a multiple of 4 or over [`MAX_C`],
+/// scratch too small, requantization outside [`Requant`]'s range). The
+/// caller has validated every operand.
 pub(crate) fn eval(
     p: &Params,
     input: View<'_>,
