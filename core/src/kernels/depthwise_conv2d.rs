@@ -313,6 +313,9 @@ fn check_operands(
     quant.validate(output.c)
 }
 
+/// Not inlined: its loops then compile the same whichever fast paths its
+/// caller links (inlined, their code changed its register allocation).
+#[inline(never)]
 fn portable(
     p: &Params,
     input: View<'_>,
@@ -335,26 +338,22 @@ fn portable(
     for b in 0..output.shape.n {
         for oy in 0..output.shape.h {
             let iy0 = (oy * p.stride_h) as i64 - p.pad_h as i64;
+            let fys = inside_taps(iy0, kh, p.dilation_h, in_h);
             for ox in 0..output.shape.w {
                 let ix0 = (ox * p.stride_w) as i64 - p.pad_w as i64;
+                let fxs = inside_taps(ix0, kw, p.dilation_w, in_w);
                 let out_px = pixels.next().ok_or(KernelError::Length)?;
                 for (oc, out) in out_px.iter_mut().enumerate() {
                     let ic = oc / dm;
                     let mut acc: i32 = 0;
-                    for fy in 0..kh {
-                        let iy = iy0 + (fy * p.dilation_h) as i64;
-                        if iy < 0 || iy >= in_h {
-                            continue;
-                        }
-                        let row = (b * input.shape.h + iy as usize) * input.shape.w;
-                        for fx in 0..kw {
-                            let ix = ix0 + (fx * p.dilation_w) as i64;
-                            if ix < 0 || ix >= in_w {
-                                continue;
-                            }
+                    for fy in fys.clone() {
+                        let iy = (iy0 + (fy * p.dilation_h) as i64) as usize;
+                        let row = (b * input.shape.h + iy) * input.shape.w;
+                        for fx in fxs.clone() {
+                            let ix = (ix0 + (fx * p.dilation_w) as i64) as usize;
                             let x = *input
                                 .data
-                                .get((row + ix as usize) * in_c + ic)
+                                .get((row + ix) * in_c + ic)
                                 .ok_or(KernelError::Length)?;
                             let w = *filter
                                 .data
@@ -376,6 +375,23 @@ fn portable(
         }
     }
     Ok(())
+}
+
+/// The taps `t` in `0..n` whose coordinate `start + t * dilation` lies in
+/// `[0, len)` (the rest are padding, which the reference skips): computed
+/// once per output row or pixel rather than tested per tap.
+fn inside_taps(start: i64, n: usize, dilation: usize, len: i64) -> core::ops::Range<usize> {
+    let d = dilation.max(1) as i64;
+    // First t with start + t d >= 0, and one past the last with
+    // start + t d <= len - 1.
+    let lo = if start >= 0 { 0 } else { (-start + d - 1) / d };
+    let hi = if len - 1 - start < 0 {
+        0
+    } else {
+        (len - 1 - start) / d + 1
+    };
+    let hi = hi.min(n as i64).max(0) as usize;
+    (lo.max(0) as usize).min(hi)..hi
 }
 
 #[cfg(test)]
@@ -533,6 +549,23 @@ mod tests {
             c.p.encode(&mut |w| words.push(w));
             prop_assert_eq!(words.len(), WORDS);
             prop_assert_eq!(Params::decode(&words).unwrap(), c.p);
+        }
+    }
+
+    #[test]
+    fn inside_taps_are_the_taps_inside() {
+        for start in -9i64..=9 {
+            for n in 0..=5usize {
+                for d in 1..=3usize {
+                    for len in 0..=6i64 {
+                        let want: Vec<usize> = (0..n)
+                            .filter(|&t| (0..len).contains(&(start + (t * d) as i64)))
+                            .collect();
+                        let got: Vec<usize> = inside_taps(start, n, d, len).collect();
+                        assert_eq!(got, want, "start {start} n {n} d {d} len {len}");
+                    }
+                }
+            }
         }
     }
 

@@ -26,11 +26,32 @@ const W_WORDS: usize = 576;
 /// Most channels.
 const MAX_C: usize = 64;
 
-/// Runs DEPTHWISE_CONV_2D on the fast path, or returns `Ok(false)` for a
-/// case it does not handle (depth multiplier over 1, channels not a multiple
-/// of 4 or over [`MAX_C`], scratch too small, requantization outside
-/// [`Requant`]'s range). The caller has validated every operand.
+/// Runs DEPTHWISE_CONV_2D on the fast path ([`super::depthwise3x3`] for
+/// 3x3 filters at stride 1 or 2, the ring of 4-channel groups below for
+/// the rest), or returns `Ok(false)` for a case it does not handle (depth
+/// multiplier over 1, channels not a multiple of 4 or over [`MAX_C`],
+/// scratch too small, requantization outside [`Requant`]'s range). The
+/// caller has validated every operand.
 pub(crate) fn eval(
+    p: &Params,
+    input: View<'_>,
+    filter: View<'_>,
+    bias: Option<I32s<'_>>,
+    quant: PerChannel<'_>,
+    output: ViewMut<'_>,
+) -> Result<bool, KernelError> {
+    let out = ViewMut::new(output.shape, &mut *output.data);
+    if super::depthwise3x3::eval(p, input, filter, bias, quant, out)? {
+        return Ok(true);
+    }
+    general(p, input, filter, bias, quant, output)
+}
+
+/// Any filter size, stride and dilation (what [`super::depthwise3x3`]
+/// declines). Not inlined, like that path: each keeps its scratch in its
+/// own frame, so the stack holds one of them at a time.
+#[inline(never)]
+fn general(
     p: &Params,
     input: View<'_>,
     filter: View<'_>,

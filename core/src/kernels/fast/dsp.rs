@@ -118,6 +118,44 @@ pub fn smlatt(a: u32, b: u32, acc: i32) -> i32 {
     }
 }
 
+/// SMLABT: `acc + bottom(a) * top(b)`, wrapping.
+#[inline(always)]
+pub fn smlabt(a: u32, b: u32, acc: i32) -> i32 {
+    #[cfg(mote_dsp)]
+    {
+        let r: i32;
+        // SAFETY: register-only; may set Q, which nothing reads.
+        unsafe {
+            asm!("smlabt {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a,
+                 b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack));
+        }
+        r
+    }
+    #[cfg(not(mote_dsp))]
+    {
+        acc.wrapping_add(i32::from(bottom(a)) * i32::from(top(b)))
+    }
+}
+
+/// SMLATB: `acc + top(a) * bottom(b)`, wrapping.
+#[inline(always)]
+pub fn smlatb(a: u32, b: u32, acc: i32) -> i32 {
+    #[cfg(mote_dsp)]
+    {
+        let r: i32;
+        // SAFETY: register-only; may set Q, which nothing reads.
+        unsafe {
+            asm!("smlatb {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a,
+                 b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack));
+        }
+        r
+    }
+    #[cfg(not(mote_dsp))]
+    {
+        acc.wrapping_add(i32::from(top(a)) * i32::from(bottom(b)))
+    }
+}
+
 /// SMMULR: the high word of `a * b`, rounded: `(a * b + 2^31) >> 32`.
 #[inline(always)]
 pub fn smmulr(a: i32, b: i32) -> i32 {
@@ -134,6 +172,27 @@ pub fn smmulr(a: i32, b: i32) -> i32 {
     #[cfg(not(mote_dsp))]
     {
         ((i64::from(a) * i64::from(b) + (1i64 << 31)) >> 32) as i32
+    }
+}
+
+/// SMMLAR: `acc` plus the high word of `a * b`, rounded:
+/// `(acc * 2^32 + a * b + 2^31) >> 32`, i.e. `acc + smmulr(a, b)`, wrapping.
+#[inline(always)]
+pub fn smmlar(a: i32, b: i32, acc: i32) -> i32 {
+    #[cfg(mote_dsp)]
+    {
+        let r: i32;
+        // SAFETY: a register-only instruction: no memory, no flags, no stack.
+        unsafe {
+            asm!("smmlar {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a,
+                 b = in(reg) b, acc = in(reg) acc,
+                 options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(mote_dsp))]
+    {
+        acc.wrapping_add(smmulr(a, b))
     }
 }
 
@@ -192,9 +251,13 @@ mod tests {
             prop_assert_eq!(smlad(x, y, acc), wrap(i64::from(acc) + xb * yb + xt * yt));
             prop_assert_eq!(smlabb(x, y, acc), wrap(i64::from(acc) + xb * yb));
             prop_assert_eq!(smlatt(x, y, acc), wrap(i64::from(acc) + xt * yt));
+            prop_assert_eq!(smlabt(x, y, acc), wrap(i64::from(acc) + xb * yt));
+            prop_assert_eq!(smlatb(x, y, acc), wrap(i64::from(acc) + xt * yb));
             let (a, c) = (x as i32, y as i32);
             let prod = i128::from(a) * i128::from(c);
             prop_assert_eq!(i128::from(smmulr(a, c)), (prod + (1i128 << 31)) >> 32);
+            let high = (i128::from(acc) * (1i128 << 32) + prod + (1i128 << 31)) >> 32;
+            prop_assert_eq!(smmlar(a, c, acc), high as i32); // two's complement truncation
             prop_assert_eq!(ssat8(acc), acc.clamp(-128, 127));
         }
     }

@@ -21,6 +21,7 @@
 
 pub(crate) mod conv;
 pub(crate) mod depthwise;
+pub(crate) mod depthwise3x3;
 pub mod dsp;
 pub(crate) mod epilogue;
 
