@@ -17,21 +17,23 @@
 //! 4 words: `[A(k, k+2), B(k, k+2), A(k+1, k+3), B(k+1, k+3)]` where A and B
 //! are the two pixels (patch) or the two channels (filter) of a tile, so
 //! each half of a group is one LDRD of patch words and one of filter words
-//! feeding 4 SMLADs (8 MACs).
+//! feeding 4 SMLADs (8 MACs). The filter scratch holds one block per
+//! channel pair ([`tile`]): the pair's weights in this layout, pre-shifted
+//! by the requantization's left shift, between its biases and its
+//! requantization records, so one tile (MACs and requantization of 4
+//! outputs) reads one block front to back.
 
-#[cfg(not(mote_dsp))]
-use super::dsp::smlad;
 use super::dsp::{sxtb16, sxtb16_ror8};
 use super::epilogue::Epilogue;
-use super::{weight_sums, Clamp, Requant};
+use super::{tile, weight_sums, Clamp, Requant};
 use crate::kernels::conv2d::Params;
 use crate::kernels::{KernelError, PerChannel, View, ViewMut};
 use crate::le::I32s;
 
 /// Largest reduction length (`kh * kw * in_c`, rounded up to 4) handled.
 pub(crate) const MAX_K: usize = 288;
-/// Filter scratch, in pair words (3 KiB).
-const W_WORDS: usize = 768;
+/// Filter scratch, in words (4 KiB): tile blocks of channel pairs.
+const W_WORDS: usize = 1024;
 /// Most output channels per filter chunk.
 const MAX_CHUNK: usize = 32;
 
@@ -89,8 +91,8 @@ pub(crate) fn eval<E: Epilogue>(
     if is.c != fs.c || groups * 4 > MAX_K || k == 0 || os.c == 0 {
         return Ok(false);
     }
-    // Each output channel takes 2 * groups words of filter scratch.
-    let chunk = (W_WORDS / (2 * groups)).min(MAX_CHUNK) & !1;
+    // Each pair of output channels takes one tile block of filter scratch.
+    let chunk = (2 * (W_WORDS / tile::block_len(groups))).min(MAX_CHUNK);
     let pixels = os.n * os.h * os.w;
     if chunk < 2 || pixels == 0 {
         return Ok(false);
@@ -108,7 +110,6 @@ pub(crate) fn eval<E: Epilogue>(
     let patch = PatchGeometry::new(p, input, fs, layout);
     let out = output.data;
     let mut wbuf = [0u32; W_WORDS];
-    let mut reqs = [Requant::default(); MAX_CHUNK];
     let mut xbuf = [0u32; MAX_K];
     let mut spare = [0i8; MAX_CHUNK];
     // Patch bytes for channel counts not a multiple of 4; the tail past the
@@ -118,45 +119,10 @@ pub(crate) fn eval<E: Epilogue>(
     let mut c0 = 0;
     while c0 < os.c {
         let n = chunk.min(os.c - c0);
-        let pairs = n.div_ceil(2);
-        // Filter chunk -> pair words; requantization per channel.
-        let wwords = wbuf
-            .get_mut(..pairs * 4 * groups)
-            .ok_or(KernelError::Length)?;
-        wwords.fill(0);
-        for j in 0..n {
-            let oc = c0 + j;
-            let row = filter
-                .data
-                .get(oc * k..oc * k + k)
-                .ok_or(KernelError::Length)?;
-            let Some(r) = channel_requant(p, row, bias, quant, oc)? else {
-                return Ok(false);
-            };
-            *reqs.get_mut(j).ok_or(KernelError::Length)? = r;
-            let block = wwords
-                .get_mut((j / 2) * 4 * groups..(j / 2 + 1) * 4 * groups)
-                .ok_or(KernelError::Length)?;
-            let lane = j % 2;
-            for (g, dst) in block.chunks_exact_mut(2).enumerate() {
-                let word = layout.filter_word(row, g / 2);
-                if let Some(d) = dst.get_mut(lane) {
-                    *d = if g % 2 == 0 {
-                        sxtb16(word)
-                    } else {
-                        sxtb16_ror8(word)
-                    };
-                }
-            }
-        }
-        if n % 2 == 1 {
-            // The phantom channel of an odd chunk: zero weights, any requant.
-            let first = reqs[0];
-            if let Some(r) = reqs.get_mut(n) {
-                *r = first;
-            }
-        }
-
+        let wwords = filter_chunk(p, filter, bias, quant, layout, c0, n, &mut wbuf)?;
+        let Some(wwords) = wwords else {
+            return Ok(false);
+        };
         let xwords = xbuf.get_mut(..4 * groups).ok_or(KernelError::Length)?;
         let mut walk = Pixels {
             h: os.h,
@@ -171,9 +137,9 @@ pub(crate) fn eval<E: Epilogue>(
             patch.build(a, bpx, xwords, &mut raw)?;
             let (row_a, row_b) = out_rows(out, px, two, os.c, c0, n, &mut spare)?;
             if clamp.full() {
-                tiles::<true, E>(xwords, wwords, &reqs, clamp, epilogue, row_a, row_b)?;
+                tiles::<true, E>(xwords, wwords, clamp, epilogue, row_a, row_b)?;
             } else {
-                tiles::<false, E>(xwords, wwords, &reqs, clamp, epilogue, row_a, row_b)?;
+                tiles::<false, E>(xwords, wwords, clamp, epilogue, row_a, row_b)?;
             }
             px += if two { 2 } else { 1 };
         }
@@ -242,6 +208,57 @@ impl Layout {
     }
 }
 
+/// Output channels `c0..c0 + n` as tile blocks in `wbuf` (one per channel
+/// pair, see [`tile`]): weights sign-extended and pre-shifted, biases and
+/// requantization records; the phantom channel of an odd `n` has zero
+/// weights and records (its outputs are discarded). `None` when a channel's
+/// requantization is outside [`Requant`]'s range.
+#[allow(clippy::too_many_arguments)]
+fn filter_chunk<'w>(
+    p: &Params,
+    filter: View<'_>,
+    bias: Option<I32s<'_>>,
+    quant: PerChannel<'_>,
+    layout: Layout,
+    c0: usize,
+    n: usize,
+    wbuf: &'w mut [u32; W_WORDS],
+) -> Result<Option<&'w [u32]>, KernelError> {
+    let k = filter.shape.h * filter.shape.w * filter.shape.c;
+    let block = tile::block_len(layout.groups());
+    let wwords = wbuf
+        .get_mut(..n.div_ceil(2) * block)
+        .ok_or(KernelError::Length)?;
+    wwords.fill(0);
+    for j in 0..n {
+        let oc = c0 + j;
+        let row = filter
+            .data
+            .get(oc * k..oc * k + k)
+            .ok_or(KernelError::Length)?;
+        let Some(r) = channel_requant(p, row, bias, quant, oc)? else {
+            return Ok(None);
+        };
+        let blk = wwords
+            .get_mut((j / 2) * block..(j / 2 + 1) * block)
+            .ok_or(KernelError::Length)?;
+        let lane = j % 2;
+        tile::set_channel(blk, lane, &r);
+        for (g, dst) in tile::weights_mut(blk).chunks_exact_mut(2).enumerate() {
+            let word = layout.filter_word(row, g / 2);
+            let half = if g % 2 == 0 {
+                sxtb16(word)
+            } else {
+                sxtb16_ror8(word)
+            };
+            if let Some(d) = dst.get_mut(lane) {
+                *d = tile::scaled(half, r.lsh);
+            }
+        }
+    }
+    Ok(Some(wwords))
+}
+
 /// Output channel `oc`'s requantization (its filter row is `row`), or
 /// `None` when [`Requant`] cannot represent it.
 fn channel_requant(
@@ -294,34 +311,23 @@ fn out_rows<'o>(
 }
 
 /// All channel-pair tiles of one pixel pair: `xw` is the pair's patch,
-/// `ww` the chunk's filter words, `row_a`/`row_b` the two pixels' outputs,
+/// `ww` the chunk's tile blocks, `row_a`/`row_b` the two pixels' outputs,
 /// each element stored once through `ep`.
 #[inline(always)]
 fn tiles<const FULL: bool, E: Epilogue>(
     xw: &[u32],
     ww: &[u32],
-    reqs: &[Requant],
     clamp: Clamp,
     ep: &E,
     row_a: &mut [i8],
     row_b: &mut [i8],
 ) -> Result<(), KernelError> {
-    let block = xw.len();
+    let block = xw.len() + tile::block_len(0);
     let mut ra = row_a.chunks_exact_mut(2);
     let mut rb = row_b.chunks_exact_mut(2);
-    let mut rq = reqs.chunks_exact(2);
-    for wpair in ww.chunks_exact(block) {
-        let r = rq.next().ok_or(KernelError::Length)?;
-        // By reference: copying the two records costs more than reading
-        // the fields where they are used.
-        let (r0, r1) = (&r[0], &r[1]);
-        let acc = mac_tile(xw, wpair, r0.bias, r1.bias);
-        let v = [
-            clamp.apply::<FULL>(r0.apply(acc[0])),
-            clamp.apply::<FULL>(r0.apply(acc[1])),
-            clamp.apply::<FULL>(r1.apply(acc[2])),
-            clamp.apply::<FULL>(r1.apply(acc[3])),
-        ];
+    for blk in ww.chunks_exact(block) {
+        let acc = tile::mac_requant(xw, blk);
+        let v = acc.map(|a| clamp.apply::<FULL>(a));
         match (ra.next(), rb.next()) {
             (Some(a), Some(b)) => {
                 a[0] = ep.apply(v[0], a[0]);
@@ -342,65 +348,6 @@ fn tiles<const FULL: bool, E: Epilogue>(
         }
     }
     Ok(())
-}
-
-/// The 2x2 tile's accumulators `[(c0, A), (c0, B), (c1, A), (c1, B)]`:
-/// per half group, patch words `(A, B)` times filter words `(c0, c1)`.
-#[cfg(not(mote_dsp))]
-#[inline(always)]
-fn mac_tile(xw: &[u32], ww: &[u32], bias0: i32, bias1: i32) -> [i32; 4] {
-    let (mut a0, mut b0, mut a1, mut b1) = (bias0, bias0, bias1, bias1);
-    for (x, w) in xw.chunks_exact(2).zip(ww.chunks_exact(2)) {
-        a0 = smlad(x[0], w[0], a0);
-        b0 = smlad(x[1], w[0], b0);
-        a1 = smlad(x[0], w[1], a1);
-        b1 = smlad(x[1], w[1], b1);
-    }
-    [a0, b0, a1, b1]
-}
-
-/// [`mac_tile`] as one loop in assembly: LLVM spills an accumulator when it
-/// allocates registers around four `smlad` calls and their loads, and this
-/// loop is where nearly all instructions go. Per half group: two LDRDs, four
-/// SMLADs; the same arithmetic as the portable version, in the same order.
-#[cfg(mote_dsp)]
-#[inline(always)]
-fn mac_tile(xw: &[u32], ww: &[u32], bias0: i32, bias1: i32) -> [i32; 4] {
-    let (mut a0, mut b0, mut a1, mut b1) = (bias0, bias0, bias1, bias1);
-    let halves = xw.len().min(ww.len()) / 2;
-    if halves == 0 {
-        return [a0, b0, a1, b1];
-    }
-    // SAFETY: the loop runs `halves >= 1` times and reads two words from
-    // each pointer per round, post-incrementing by 8 bytes: `2 * halves`
-    // words, which both slices hold (`halves` is half the shorter length).
-    // `u32` slices are 4-aligned, as LDRD needs. Registers only otherwise.
-    unsafe {
-        core::arch::asm!(
-            "2:",
-            "ldrd {x0}, {x1}, [{xp}], #8",
-            "ldrd {w0}, {w1}, [{wp}], #8",
-            "smlad {a0}, {x0}, {w0}, {a0}",
-            "smlad {b0}, {x1}, {w0}, {b0}",
-            "smlad {a1}, {x0}, {w1}, {a1}",
-            "smlad {b1}, {x1}, {w1}, {b1}",
-            "subs {n}, {n}, #1",
-            "bne 2b",
-            xp = inout(reg) xw.as_ptr() => _,
-            wp = inout(reg) ww.as_ptr() => _,
-            n = inout(reg) halves => _,
-            a0 = inout(reg) a0,
-            b0 = inout(reg) b0,
-            a1 = inout(reg) a1,
-            b1 = inout(reg) b1,
-            x0 = out(reg) _,
-            x1 = out(reg) _,
-            w0 = out(reg) _,
-            w1 = out(reg) _,
-            options(nostack, readonly),
-        );
-    }
-    [a0, b0, a1, b1]
 }
 
 /// Four bytes of `bytes` from `at` as a little-endian word, zeros past the

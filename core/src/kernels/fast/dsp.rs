@@ -137,6 +137,27 @@ pub fn smmulr(a: i32, b: i32) -> i32 {
     }
 }
 
+/// SMMLAR: `acc` plus the high word of `a * b`, rounded:
+/// `acc + ((a * b + 2^31) >> 32)`, wrapping (the instruction adds `acc << 32`
+/// to the 64-bit product before taking the high word).
+#[inline(always)]
+pub fn smmlar(a: i32, b: i32, acc: i32) -> i32 {
+    #[cfg(mote_dsp)]
+    {
+        let r: i32;
+        // SAFETY: a register-only instruction: no memory, no flags, no stack.
+        unsafe {
+            asm!("smmlar {r}, {a}, {b}, {acc}", r = lateout(reg) r, a = in(reg) a,
+                 b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(mote_dsp))]
+    {
+        acc.wrapping_add(smmulr(a, b))
+    }
+}
+
 /// SSAT #8: `x` saturated to `[-128, 127]`.
 #[inline(always)]
 pub fn ssat8(x: i32) -> i32 {
@@ -195,6 +216,8 @@ mod tests {
             let (a, c) = (x as i32, y as i32);
             let prod = i128::from(a) * i128::from(c);
             prop_assert_eq!(i128::from(smmulr(a, c)), (prod + (1i128 << 31)) >> 32);
+            let high = (prod + (1i128 << 31) + (i128::from(acc) << 32)) >> 32;
+            prop_assert_eq!(smmlar(a, c, acc), high as i32);
             prop_assert_eq!(ssat8(acc), acc.clamp(-128, 127));
         }
     }

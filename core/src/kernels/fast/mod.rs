@@ -23,6 +23,7 @@ pub(crate) mod conv;
 pub(crate) mod depthwise;
 pub mod dsp;
 pub(crate) mod epilogue;
+pub(crate) mod tile;
 
 #[cfg(not(mote_dsp))]
 use dsp::smmulr;
