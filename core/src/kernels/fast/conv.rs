@@ -119,33 +119,105 @@ pub(crate) fn eval<E: Epilogue>(
     let mut c0 = 0;
     while c0 < os.c {
         let n = chunk.min(os.c - c0);
-        let wwords = filter_chunk(p, filter, bias, quant, layout, c0, n, &mut wbuf)?;
-        let Some(wwords) = wwords else {
+        let blocks = filter_chunk(p, filter, bias, quant, layout, c0, n, &mut wbuf)?;
+        let Some(blocks) = blocks else {
             return Ok(false);
         };
         let xwords = xbuf.get_mut(..4 * groups).ok_or(KernelError::Length)?;
+        let run = Run {
+            patch: &patch,
+            ww: blocks.blocks,
+            rounds: blocks.rounds,
+            clamp,
+            epilogue,
+            pixels,
+            c: os.c,
+            c0,
+            n,
+        };
+        // The ADD epilogue's loop is large (the table lookups are inlined
+        // per element); one copy of it is enough.
+        if patch.kind() == Build::Pointwise && E::STORES_VALUE {
+            run.pixels::<true>(os, xwords, &mut raw, out, &mut spare)?;
+        } else {
+            run.pixels::<false>(os, xwords, &mut raw, out, &mut spare)?;
+        }
+        c0 += n;
+    }
+    Ok(true)
+}
+
+/// Which patch builder a call uses ([`PatchGeometry::kind`]); the pixel
+/// loop is monomorphized for the pointwise one (the 1x1 convolutions most
+/// layers are), the others are dispatched per pixel pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Build {
+    /// [`PatchGeometry::build_rows`].
+    Rows,
+    /// [`PatchGeometry::build_pointwise`]: 1x1, channels a multiple of 4.
+    Pointwise,
+    /// [`PatchGeometry::build_c4`].
+    Words,
+    /// [`PatchGeometry::build_bytes`].
+    Bytes,
+}
+
+/// One filter chunk's pass over every output pixel.
+struct Run<'r, E> {
+    patch: &'r PatchGeometry<'r>,
+    /// The chunk's tile blocks.
+    ww: &'r [u32],
+    /// See [`Chunk::rounds`].
+    rounds: bool,
+    clamp: Clamp,
+    epilogue: &'r E,
+    /// Output pixels (`n * h * w`).
+    pixels: usize,
+    /// Output channels.
+    c: usize,
+    /// The chunk's first channel and its channel count.
+    c0: usize,
+    n: usize,
+}
+
+impl<E: Epilogue> Run<'_, E> {
+    /// Every pixel pair: its patch ([`PatchGeometry::build_pointwise`] if
+    /// `POINTWISE`, else [`PatchGeometry::build`]), then its tiles.
+    #[inline(never)]
+    fn pixels<const POINTWISE: bool>(
+        &self,
+        os: crate::kernels::Shape4,
+        xw: &mut [u32],
+        raw: &mut [[i8; MAX_K]; 2],
+        out: &mut [i8],
+        spare: &mut [i8; MAX_CHUNK],
+    ) -> Result<(), KernelError> {
         let mut walk = Pixels {
             h: os.h,
             w: os.w,
             next: Pixel { b: 0, oy: 0, ox: 0 },
         };
         let mut px = 0;
-        while px < pixels {
+        while px < self.pixels {
             let a = walk.advance();
-            let two = px + 1 < pixels;
+            let two = px + 1 < self.pixels;
             let bpx = if two { walk.advance() } else { a };
-            patch.build(a, bpx, xwords, &mut raw)?;
-            let (row_a, row_b) = out_rows(out, px, two, os.c, c0, n, &mut spare)?;
-            if clamp.full() {
-                tiles::<true, E>(xwords, wwords, clamp, epilogue, row_a, row_b)?;
+            if POINTWISE {
+                self.patch.build_pointwise(a, bpx, xw)?;
             } else {
-                tiles::<false, E>(xwords, wwords, clamp, epilogue, row_a, row_b)?;
+                self.patch.build(a, bpx, xw, raw)?;
+            }
+            let (row_a, row_b) = out_rows(out, px, two, self.c, self.c0, self.n, spare)?;
+            let (ww, rounds, clamp, ep) = (self.ww, self.rounds, self.clamp, self.epilogue);
+            if clamp.full() {
+                tiles::<true, E>(xw, ww, rounds, clamp, ep, row_a, row_b)?;
+            } else {
+                tiles::<false, E>(xw, ww, rounds, clamp, ep, row_a, row_b)?;
             }
             px += if two { 2 } else { 1 };
         }
-        c0 += n;
+        Ok(())
     }
-    Ok(true)
 }
 
 /// How a reduction (a filter row, a pixel's patch) fills the groups of 4
@@ -223,13 +295,14 @@ fn filter_chunk<'w>(
     c0: usize,
     n: usize,
     wbuf: &'w mut [u32; W_WORDS],
-) -> Result<Option<&'w [u32]>, KernelError> {
+) -> Result<Option<Chunk<'w>>, KernelError> {
     let k = filter.shape.h * filter.shape.w * filter.shape.c;
     let block = tile::block_len(layout.groups());
     let wwords = wbuf
         .get_mut(..n.div_ceil(2) * block)
         .ok_or(KernelError::Length)?;
     wwords.fill(0);
+    let mut rounds = true;
     for j in 0..n {
         let oc = c0 + j;
         let row = filter
@@ -243,6 +316,7 @@ fn filter_chunk<'w>(
             .get_mut((j / 2) * block..(j / 2 + 1) * block)
             .ok_or(KernelError::Length)?;
         let lane = j % 2;
+        rounds &= r.rsh >= 1;
         tile::set_channel(blk, lane, &r);
         for (g, dst) in tile::weights_mut(blk).chunks_exact_mut(2).enumerate() {
             let word = layout.filter_word(row, g / 2);
@@ -256,7 +330,18 @@ fn filter_chunk<'w>(
             }
         }
     }
-    Ok(Some(wwords))
+    Ok(Some(Chunk {
+        blocks: wwords,
+        rounds,
+    }))
+}
+
+/// A filter chunk's tile blocks ([`filter_chunk`]).
+struct Chunk<'w> {
+    blocks: &'w [u32],
+    /// Every channel's requantization has a right shift (`rsh >= 1`), so
+    /// [`tile::store_pairs`] may take its shorter rounding.
+    rounds: bool,
 }
 
 /// Output channel `oc`'s requantization (its filter row is `row`), or
@@ -314,15 +399,29 @@ fn out_rows<'o>(
 /// `ww` the chunk's tile blocks, `row_a`/`row_b` the two pixels' outputs,
 /// each element stored once through `ep`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn tiles<const FULL: bool, E: Epilogue>(
     xw: &[u32],
     ww: &[u32],
+    rounds: bool,
     clamp: Clamp,
     ep: &E,
     row_a: &mut [i8],
     row_b: &mut [i8],
 ) -> Result<(), KernelError> {
     let block = xw.len() + tile::block_len(0);
+    let (row_a, row_b, ww) = if E::STORES_VALUE {
+        let bounds = tile::Bounds::new(clamp.lo(), clamp.hi());
+        let done = tile::store_pairs::<FULL>(xw, ww, rounds, bounds, row_a, row_b);
+        // What is left: an odd last channel.
+        (
+            row_a.get_mut(2 * done..).unwrap_or(&mut []),
+            row_b.get_mut(2 * done..).unwrap_or(&mut []),
+            ww.get(block * done..).unwrap_or(&[]),
+        )
+    } else {
+        (row_a, row_b, ww)
+    };
     let mut ra = row_a.chunks_exact_mut(2);
     let mut rb = row_b.chunks_exact_mut(2);
     for blk in ww.chunks_exact(block) {
@@ -418,8 +517,20 @@ impl<'a> PatchGeometry<'a> {
         Some(((px.b * self.in_h + iy) * self.in_w + ix) * self.c)
     }
 
+    /// The patch builder for this call's layout and filter.
+    fn kind(&self) -> Build {
+        match self.layout {
+            Layout::Rows { .. } => Build::Rows,
+            Layout::Flat { .. } if self.c % 4 == 0 && self.kh == 1 && self.kw == 1 => {
+                Build::Pointwise
+            }
+            Layout::Flat { .. } if self.c % 4 == 0 => Build::Words,
+            Layout::Flat { .. } => Build::Bytes,
+        }
+    }
+
     /// Writes the patches of pixels `a` and `b` into `xw` (groups of 4
-    /// words, see the module doc).
+    /// words, see the module doc) with the call's builder.
     fn build(
         &self,
         a: Pixel,
@@ -427,11 +538,31 @@ impl<'a> PatchGeometry<'a> {
         xw: &mut [u32],
         raw: &mut [[i8; MAX_K]; 2],
     ) -> Result<(), KernelError> {
-        match self.layout {
-            Layout::Rows { len, words, .. } => self.build_rows(a, b, len, words, xw, raw),
-            Layout::Flat { .. } if self.c % 4 == 0 => self.build_c4(a, b, xw),
-            Layout::Flat { .. } => self.build_bytes(a, b, xw, raw),
+        match self.kind() {
+            Build::Rows => self.build_rows(a, b, xw, raw),
+            Build::Pointwise => self.build_pointwise(a, b, xw),
+            Build::Words => self.build_c4(a, b, xw),
+            Build::Bytes => self.build_bytes(a, b, xw, raw),
         }
+    }
+
+    /// A 1x1 filter over whole words: each pixel's patch is its input pixel
+    /// (or padding), converted word by word without the tap loop of
+    /// [`PatchGeometry::build_c4`].
+    #[inline(always)]
+    fn build_pointwise(&self, a: Pixel, b: Pixel, xw: &mut [u32]) -> Result<(), KernelError> {
+        let ta = self.source(self.tap(a, 0, 0))?;
+        let tb = self.source(self.tap(b, 0, 0))?;
+        let (Some(ta), Some(tb)) = (ta, tb) else {
+            return self.build_c4(a, b, xw);
+        };
+        let src = ta.chunks_exact(4).zip(tb.chunks_exact(4));
+        for (d, (qa, qb)) in xw.chunks_exact_mut(4).zip(src) {
+            let (wa0, wa1) = split(qa);
+            let (wb0, wb1) = split(qb);
+            d.copy_from_slice(&[wa0, wb0, wa1, wb1]);
+        }
+        Ok(())
     }
 
     /// [`Layout::Rows`]: per filter row, each pixel's row is read from the
@@ -441,11 +572,12 @@ impl<'a> PatchGeometry<'a> {
         &self,
         a: Pixel,
         b: Pixel,
-        len: usize,
-        words: usize,
         xw: &mut [u32],
         raw: &mut [[i8; MAX_K]; 2],
     ) -> Result<(), KernelError> {
+        let Layout::Rows { len, words, .. } = self.layout else {
+            return Err(KernelError::Length);
+        };
         let [ra, rb] = raw;
         let mut rows = xw.chunks_exact_mut(4 * words);
         for fy in 0..self.kh {

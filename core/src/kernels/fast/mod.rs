@@ -161,6 +161,16 @@ impl Clamp {
         }
     }
 
+    /// The lower bound.
+    pub fn lo(&self) -> i32 {
+        self.lo
+    }
+
+    /// The upper bound.
+    pub fn hi(&self) -> i32 {
+        self.hi
+    }
+
     /// Whether the clamp is SSAT alone (callers pick a monomorphized loop
     /// with it, so the choice is not made per output).
     pub fn full(&self) -> bool {
