@@ -539,7 +539,12 @@ impl<'a> PatchGeometry<'a> {
         raw: &mut [[i8; MAX_K]; 2],
     ) -> Result<(), KernelError> {
         match self.kind() {
-            Build::Rows => self.build_rows(a, b, xw, raw),
+            Build::Rows => {
+                if self.build_rows_inside(a, b, xw)? {
+                    return Ok(());
+                }
+                self.build_rows(a, b, xw, raw)
+            }
             Build::Pointwise => self.build_pointwise(a, b, xw),
             Build::Words => self.build_c4(a, b, xw),
             Build::Bytes => self.build_bytes(a, b, xw, raw),
@@ -563,6 +568,52 @@ impl<'a> PatchGeometry<'a> {
             d.copy_from_slice(&[wa0, wb0, wa1, wb1]);
         }
         Ok(())
+    }
+
+    /// [`Layout::Rows`] for the common case, `Ok(false)` (nothing written)
+    /// otherwise: both pixels on one output row (`b` right of `a`), every
+    /// filter row inside the input and no tap in the left or right
+    /// padding, so each pixel's patch row is `4 * words` input bytes from
+    /// one start, found by adding strides instead of through
+    /// [`PatchGeometry::row`]'s per-row checks.
+    #[inline(always)]
+    fn build_rows_inside(&self, a: Pixel, b: Pixel, xw: &mut [u32]) -> Result<bool, KernelError> {
+        let Layout::Rows { words, .. } = self.layout else {
+            return Ok(false);
+        };
+        if a.b != b.b || a.oy != b.oy || b.ox != a.ox + 1 {
+            return Ok(false);
+        }
+        let top = (a.oy * self.stride_h).checked_sub(self.pad_h);
+        let left = (a.ox * self.stride_w).checked_sub(self.pad_w);
+        let (Some(iy), Some(ix)) = (top, left) else {
+            return Ok(false);
+        };
+        if iy + (self.kh - 1) * self.dil_h >= self.in_h || ix + self.stride_w + self.kw > self.in_w
+        {
+            return Ok(false);
+        }
+        let at_a = ((a.b * self.in_h + iy) * self.in_w + ix) * self.c;
+        let at_b = at_a + self.stride_w * self.c;
+        let step = self.dil_h * self.in_w * self.c;
+        let n = 4 * words;
+        // The last row's bytes past `len` may lie past the input's end.
+        let last = (self.kh - 1) * step;
+        if self.input.len() < at_b + last + n {
+            return Ok(false);
+        }
+        for (fy, dst) in xw.chunks_exact_mut(n).enumerate() {
+            let (ra, rb) = (at_a + fy * step, at_b + fy * step);
+            let sa = self.input.get(ra..ra + n).ok_or(KernelError::Length)?;
+            let sb = self.input.get(rb..rb + n).ok_or(KernelError::Length)?;
+            let src = sa.chunks_exact(4).zip(sb.chunks_exact(4));
+            for (d, (qa, qb)) in dst.chunks_exact_mut(4).zip(src) {
+                let (wa0, wa1) = split(qa);
+                let (wb0, wb1) = split(qb);
+                d.copy_from_slice(&[wa0, wb0, wa1, wb1]);
+            }
+        }
+        Ok(true)
     }
 
     /// [`Layout::Rows`]: per filter row, each pixel's row is read from the
