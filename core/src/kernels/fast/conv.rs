@@ -137,7 +137,7 @@ pub(crate) fn eval<E: Epilogue>(
         };
         // The ADD epilogue's loop is large (the table lookups are inlined
         // per element); one copy of it is enough.
-        if patch.kind() == Build::Pointwise && E::STORES_VALUE {
+        if patch.dense(os) && E::STORES_VALUE {
             run.pixels::<true>(os, xwords, &mut raw, out, &mut spare)?;
         } else {
             run.pixels::<false>(os, xwords, &mut raw, out, &mut spare)?;
@@ -147,9 +147,9 @@ pub(crate) fn eval<E: Epilogue>(
     Ok(true)
 }
 
-/// Which patch builder a call uses ([`PatchGeometry::kind`]); the pixel
-/// loop is monomorphized for the pointwise one (the 1x1 convolutions most
-/// layers are), the others are dispatched per pixel pair.
+/// Which patch builder a call uses ([`PatchGeometry::kind`]), dispatched
+/// per pixel pair; the pixel loop is monomorphized only for the dense
+/// pointwise case ([`PatchGeometry::dense`], most layers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Build {
     /// [`PatchGeometry::build_rows`].
@@ -181,10 +181,10 @@ struct Run<'r, E> {
 }
 
 impl<E: Epilogue> Run<'_, E> {
-    /// Every pixel pair: its patch ([`PatchGeometry::build_pointwise`] if
-    /// `POINTWISE`, else [`PatchGeometry::build`]), then its tiles.
+    /// Every pixel pair: its patch ([`PatchGeometry::build_dense`] if
+    /// `DENSE`, else [`PatchGeometry::build`]), then its tiles.
     #[inline(never)]
-    fn pixels<const POINTWISE: bool>(
+    fn pixels<const DENSE: bool>(
         &self,
         os: crate::kernels::Shape4,
         xw: &mut [u32],
@@ -202,8 +202,8 @@ impl<E: Epilogue> Run<'_, E> {
             let a = walk.advance();
             let two = px + 1 < self.pixels;
             let bpx = if two { walk.advance() } else { a };
-            if POINTWISE {
-                self.patch.build_pointwise(a, bpx, xw)?;
+            if DENSE {
+                self.patch.build_dense(px, two, xw)?;
             } else {
                 self.patch.build(a, bpx, xw, raw)?;
             }
@@ -515,6 +515,36 @@ impl<'a> PatchGeometry<'a> {
             return None;
         }
         Some(((px.b * self.in_h + iy) * self.in_w + ix) * self.c)
+    }
+
+    /// Whether every output pixel's patch is the input pixel of the same
+    /// index (1x1 over whole words, stride 1, no padding, input and output
+    /// of one size): [`PatchGeometry::build_dense`] applies.
+    fn dense(&self, os: crate::kernels::Shape4) -> bool {
+        self.kind() == Build::Pointwise
+            && (self.stride_h, self.stride_w, self.pad_h, self.pad_w) == (1, 1, 0, 0)
+            && (self.in_h, self.in_w) == (os.h, os.w)
+    }
+
+    /// [`PatchGeometry::build_pointwise`] for a [`PatchGeometry::dense`]
+    /// call: pixels `px` and `px + 1` (`px` again unless `two`) read
+    /// input pixels `px` and `px + 1`, no pixel geometry needed.
+    #[inline(always)]
+    fn build_dense(&self, px: usize, two: bool, xw: &mut [u32]) -> Result<(), KernelError> {
+        let at_a = px * self.c;
+        let at_b = if two { at_a + self.c } else { at_a };
+        let sa = self.input.get(at_a..at_a + self.c);
+        let sb = self.input.get(at_b..at_b + self.c);
+        let (Some(sa), Some(sb)) = (sa, sb) else {
+            return Err(KernelError::Length);
+        };
+        let src = sa.chunks_exact(4).zip(sb.chunks_exact(4));
+        for (d, (qa, qb)) in xw.chunks_exact_mut(4).zip(src) {
+            let (wa0, wa1) = split(qa);
+            let (wb0, wb1) = split(qb);
+            d.copy_from_slice(&[wa0, wb0, wa1, wb1]);
+        }
+        Ok(())
     }
 
     /// The patch builder for this call's layout and filter.
