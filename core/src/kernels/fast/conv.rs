@@ -182,7 +182,8 @@ struct Run<'r, E> {
 
 impl<E: Epilogue> Run<'_, E> {
     /// Every pixel pair: its patch ([`PatchGeometry::build_dense`] if
-    /// `DENSE`, else [`PatchGeometry::build`]), then its tiles.
+    /// `DENSE`, else [`PatchGeometry::build_rows_inside`] where it applies,
+    /// else [`PatchGeometry::build`]), then its tiles.
     #[inline(never)]
     fn pixels<const DENSE: bool>(
         &self,
@@ -204,7 +205,9 @@ impl<E: Epilogue> Run<'_, E> {
             let bpx = if two { walk.advance() } else { a };
             if DENSE {
                 self.patch.build_dense(px, two, xw)?;
-            } else {
+            } else if !self.patch.build_rows_inside(a, bpx, xw)? {
+                // Out of line: its setup for the borders is not paid by
+                // the interior pixels above.
                 self.patch.build(a, bpx, xw, raw)?;
             }
             let (row_a, row_b) = out_rows(out, px, two, self.c, self.c0, self.n, spare)?;
@@ -561,6 +564,7 @@ impl<'a> PatchGeometry<'a> {
 
     /// Writes the patches of pixels `a` and `b` into `xw` (groups of 4
     /// words, see the module doc) with the call's builder.
+    #[inline(never)]
     fn build(
         &self,
         a: Pixel,
@@ -569,12 +573,7 @@ impl<'a> PatchGeometry<'a> {
         raw: &mut [[i8; MAX_K]; 2],
     ) -> Result<(), KernelError> {
         match self.kind() {
-            Build::Rows => {
-                if self.build_rows_inside(a, b, xw)? {
-                    return Ok(());
-                }
-                self.build_rows(a, b, xw, raw)
-            }
+            Build::Rows => self.build_rows(a, b, xw, raw),
             Build::Pointwise => self.build_pointwise(a, b, xw),
             Build::Words => self.build_c4(a, b, xw),
             Build::Bytes => self.build_bytes(a, b, xw, raw),

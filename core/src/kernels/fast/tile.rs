@@ -75,10 +75,56 @@ pub(crate) fn mac_requant(xw: &[u32], block: &[u32]) -> [i32; 4] {
     plain(xw, block, false)
 }
 
+/// One group of the MAC loop: 4 patch words from `r4` (pixels A, B of
+/// both halves) times 4 weight words from `r5` (channels 0, 1), into the
+/// accumulators `r0..r3` = `(c0, A), (c0, B), (c1, A), (c1, B)`.
+#[cfg(mote_dsp)]
+macro_rules! mac_group {
+    () => {
+        concat!(
+            "ldrd r10, r11, [r4], #8\n",
+            "ldrd r12, lr, [r5], #8\n",
+            "smlad r0, r10, r12, r0\n",
+            "smlad r1, r11, r12, r1\n",
+            "smlad r2, r10, lr, r2\n",
+            "smlad r3, r11, lr, r3\n",
+            "ldrd r10, r11, [r4], #8\n",
+            "ldrd r12, lr, [r5], #8\n",
+            "smlad r0, r10, r12, r0\n",
+            "smlad r1, r11, r12, r1\n",
+            "smlad r2, r10, lr, r2\n",
+            "smlad r3, r11, lr, r3\n",
+        )
+    };
+}
+
+/// The MAC loop over `r8 >= 1` groups, two per round (one loop branch per
+/// 16 SMLADs): an odd count does one group first, and skips the loop
+/// when that was all. LSRS leaves the odd bit in C and `groups / 2 == 0`
+/// in Z; LDRD and SMLAD leave both alone.
+#[cfg(mote_dsp)]
+macro_rules! mac_loop {
+    () => {
+        concat!(
+            "lsrs r8, r8, #1\n",
+            "bcc 2f\n",
+            mac_group!(),
+            "beq 5f\n",
+            "2:\n",
+            mac_group!(),
+            mac_group!(),
+            "subs r8, r8, #1\n",
+            "bne 2b\n",
+            "5:\n",
+        )
+    };
+}
+
 /// [`mac_requant`] in assembly, one block for the whole tile: LLVM spills
 /// around the four accumulators and the records, and this is where nearly
-/// all instructions go. The MAC loop does a group (two LDRD pairs, eight
-/// SMLADs) per round; the records are read with one LDM each. Same
+/// all instructions go. The MAC loop (`mac_loop!`) does two groups (four
+/// LDRD pairs, sixteen SMLADs) per round; the records are read with one
+/// LDM each. Same
 /// arithmetic as [`plain`], in the same order.
 #[cfg(mote_dsp)]
 #[inline(always)]
@@ -90,29 +136,17 @@ pub(crate) fn mac_requant(xw: &[u32], block: &[u32]) -> [i32; 4] {
     let (a0, b0, a1, b1): (i32, i32, i32, i32);
     // SAFETY: `xw` holds `4 * groups` words and `block` at least
     // `4 * groups + 12` (checked above); the code reads exactly that: 4
-    // biases, `groups` rounds of 4 words from each pointer, 2 records of 4
-    // words, all post-incremented. `u32` slices are 4-aligned, as LDRD and
-    // LDM need. `groups >= 1`, so the loop's count does not wrap. No stack,
+    // biases, `groups` groups of 4 words from each pointer (`mac_loop!`: an
+    // odd one, then `groups / 2` rounds of two, none when that is zero), 2
+    // records of 4 words, all post-incremented. `u32` slices are 4-aligned,
+    // as LDRD and LDM need. `groups >= 1`, so the loop's count does not
+    // wrap. No stack,
     // no writes to memory; registers are declared (the LDM lists must be
     // ascending, hence the explicit registers).
     unsafe {
         core::arch::asm!(
             "ldm r5!, {{r0, r1, r2, r3}}",
-            "2:",
-            "ldrd r10, r11, [r4], #8",
-            "ldrd r12, lr, [r5], #8",
-            "smlad r0, r10, r12, r0",
-            "smlad r1, r11, r12, r1",
-            "smlad r2, r10, lr, r2",
-            "smlad r3, r11, lr, r3",
-            "ldrd r10, r11, [r4], #8",
-            "ldrd r12, lr, [r5], #8",
-            "smlad r0, r10, r12, r0",
-            "smlad r1, r11, r12, r1",
-            "smlad r2, r10, lr, r2",
-            "smlad r3, r11, lr, r3",
-            "subs r8, r8, #1",
-            "bne 2b",
+            mac_loop!(),
             // Channel 0: r10 = mult, r11 = round, r12 = rsh, lr = sign.
             "ldm r5!, {{r10, r11, r12, lr}}",
             "and r8, lr, r0, asr #31",
@@ -189,7 +223,7 @@ impl Bounds {
 }
 
 /// Every whole channel pair of a pixel pair, stored: the tile
-/// ([`mac_requant`]) of each block of `blocks` (`xw.len() + 10` words each),
+/// ([`mac_requant`]) of each block of `blocks` ([`block_len`] words each),
 /// saturated to int8, clamped to `bounds` (unless `FULL`, where the
 /// bounds are all of int8), written to `row_a` (pixel A) and `row_b`
 /// (pixel B) two channels per block. Returns how many channel pairs it
@@ -261,21 +295,7 @@ macro_rules! tile_asm {
         concat!(
             "ldrd r4, r8, [r9, #12]\n",
             "ldm r5!, {{r0, r1, r2, r3}}\n",
-            "2:\n",
-            "ldrd r10, r11, [r4], #8\n",
-            "ldrd r12, lr, [r5], #8\n",
-            "smlad r0, r10, r12, r0\n",
-            "smlad r1, r11, r12, r1\n",
-            "smlad r2, r10, lr, r2\n",
-            "smlad r3, r11, lr, r3\n",
-            "ldrd r10, r11, [r4], #8\n",
-            "ldrd r12, lr, [r5], #8\n",
-            "smlad r0, r10, r12, r0\n",
-            "smlad r1, r11, r12, r1\n",
-            "smlad r2, r10, lr, r2\n",
-            "smlad r3, r11, lr, r3\n",
-            "subs r8, r8, #1\n",
-            "bne 2b\n",
+            mac_loop!(),
             // Channel 0: r10 = mult, r11 = round, r12 = rsh, lr = sign.
             "ldm r5!, {{r10, r11, r12, lr}}\n",
             tile_asm!(@fix $fix, "r0"),
@@ -359,8 +379,8 @@ pub(crate) fn store_pairs<const FULL: bool>(
         .min(row_b.len() / 2);
     let aligned = (row_a.as_ptr() as usize | row_b.as_ptr() as usize) & 1 == 0;
     if pairs == 0 || groups == 0 || xw.len() % 4 != 0 || !aligned {
-        return store_pairs_plain::<FULL>(xw, blocks, bounds, row_a, row_b);
         // (`mac_requant` reads each record's `sign`, whatever `rounds` says.)
+        return store_pairs_plain::<FULL>(xw, blocks, bounds, row_a, row_b);
     }
     let (lo4, hi4) = bounds.words();
     let pa = row_a.as_mut_ptr();
@@ -517,6 +537,9 @@ mod tests {
                 }
             }
             prop_assert_eq!(mac_requant(&xw, &block), [want; 4]);
+            if r.rsh >= 1 {
+                prop_assert_eq!(plain(&xw, &block, true), [want; 4]);
+            }
         }
     }
 
