@@ -428,28 +428,42 @@ fn tiles<const FULL: bool, E: Epilogue>(
     let mut ra = row_a.chunks_exact_mut(2);
     let mut rb = row_b.chunks_exact_mut(2);
     for blk in ww.chunks_exact(block) {
-        let acc = tile::mac_requant(xw, blk);
-        let v = acc.map(|a| clamp.apply::<FULL>(a));
         match (ra.next(), rb.next()) {
             (Some(a), Some(b)) => {
+                let v = tile::mac_requant(xw, blk).map(|a| clamp.apply::<FULL>(a));
                 a[0] = ep.apply(v[0], a[0]);
                 a[1] = ep.apply(v[2], a[1]);
                 b[0] = ep.apply(v[1], b[0]);
                 b[1] = ep.apply(v[3], b[1]);
             }
             _ => {
-                // The odd last channel: its lone output per pixel.
-                let a = ra.into_remainder();
-                let b = rb.into_remainder();
-                if let (Some(a), Some(b)) = (a.first_mut(), b.first_mut()) {
-                    *a = ep.apply(v[0], *a);
-                    *b = ep.apply(v[1], *b);
-                }
+                let (a, b) = (ra.into_remainder(), rb.into_remainder());
+                last_channel::<FULL, E>(xw, blk, clamp, ep, a, b);
                 break;
             }
         }
     }
     Ok(())
+}
+
+/// The odd last channel of a chunk (block `blk`, whose channel 1 is the
+/// phantom): its lone output per pixel, into the first byte of `a` and
+/// `b`. Out of line: inlined, its asm changes the register allocation of
+/// the loop over whole pairs around it, which costs more than the call.
+#[inline(never)]
+fn last_channel<const FULL: bool, E: Epilogue>(
+    xw: &[u32],
+    blk: &[u32],
+    clamp: Clamp,
+    ep: &E,
+    a: &mut [i8],
+    b: &mut [i8],
+) {
+    let v = tile::mac_requant_one(xw, blk).map(|v| clamp.apply::<FULL>(v));
+    if let (Some(a), Some(b)) = (a.first_mut(), b.first_mut()) {
+        *a = ep.apply(v[0], *a);
+        *b = ep.apply(v[1], *b);
+    }
 }
 
 /// Four bytes of `bytes` from `at` as a little-endian word, zeros past the

@@ -451,6 +451,72 @@ fn store_pairs_plain<const FULL: bool>(
     done
 }
 
+/// Channel 0 of the tile alone, `[(c0, A), (c0, B)]` as [`mac_requant`]
+/// gives them: the last block of an odd channel count, whose channel 1 is
+/// a phantom (zero weights, outputs discarded) not worth its MACs.
+#[cfg(not(mote_dsp))]
+#[inline(always)]
+pub(crate) fn mac_requant_one(xw: &[u32], block: &[u32]) -> [i32; 2] {
+    let [a0, b0, _, _] = plain(xw, block, false);
+    [a0, b0]
+}
+
+/// [`mac_requant_one`] in assembly: per half group one LDRD of patch
+/// words, one LDR of channel 0's weights (stepping over channel 1's), two
+/// SMLADs; then channel 0's record.
+#[cfg(mote_dsp)]
+#[inline(always)]
+pub(crate) fn mac_requant_one(xw: &[u32], block: &[u32]) -> [i32; 2] {
+    let groups = xw.len() / 4;
+    if groups == 0 || xw.len() % 4 != 0 || block.len() < xw.len() + EXTRA {
+        let [a0, b0, _, _] = plain(xw, block, false);
+        return [a0, b0];
+    }
+    let (a0, b0): (i32, i32);
+    // SAFETY: as for `mac_requant`: `xw` holds `4 * groups` words and
+    // `block` at least `4 * groups + 12` (checked above); this reads the
+    // first 2 biases (stepping over the next 2), one word of every 2 of the
+    // `4 * groups` weight words, the patch's `4 * groups` words and the
+    // first record, all within those lengths. `groups >= 1`; 4-aligned
+    // `u32` slices; no stack, no writes to memory; registers declared.
+    unsafe {
+        core::arch::asm!(
+            "ldrd r0, r1, [r5], #16",
+            "2:",
+            "ldrd r10, r11, [r4], #8",
+            "ldr r12, [r5], #8",
+            "smlad r0, r10, r12, r0",
+            "smlad r1, r11, r12, r1",
+            "ldrd r10, r11, [r4], #8",
+            "ldr r12, [r5], #8",
+            "smlad r0, r10, r12, r0",
+            "smlad r1, r11, r12, r1",
+            "subs r8, r8, #1",
+            "bne 2b",
+            "ldm r5, {{r10, r11, r12, lr}}",
+            "and r8, lr, r0, asr #31",
+            "add r8, r8, r11",
+            "smmlar r0, r0, r10, r8",
+            "asr r0, r0, r12",
+            "and r8, lr, r1, asr #31",
+            "add r8, r8, r11",
+            "smmlar r1, r1, r10, r8",
+            "asr r1, r1, r12",
+            out("r0") a0,
+            out("r1") b0,
+            inout("r4") xw.as_ptr() => _,
+            inout("r5") block.as_ptr() => _,
+            inout("r8") groups => _,
+            out("r10") _,
+            out("r11") _,
+            out("r12") _,
+            out("lr") _,
+            options(nostack, readonly),
+        );
+    }
+    [a0, b0]
+}
+
 /// The tile in plain Rust over the DSP helpers: the host's version, and
 /// the device's for blocks the assembly does not take (none in practice).
 /// With `rounds` every record's `sign` is taken to be all ones.
