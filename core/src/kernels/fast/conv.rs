@@ -17,21 +17,23 @@
 //! 4 words: `[A(k, k+2), B(k, k+2), A(k+1, k+3), B(k+1, k+3)]` where A and B
 //! are the two pixels (patch) or the two channels (filter) of a tile, so
 //! each half of a group is one LDRD of patch words and one of filter words
-//! feeding 4 SMLADs (8 MACs).
+//! feeding 4 SMLADs (8 MACs). The filter scratch holds one block per
+//! channel pair ([`tile`]): the pair's weights in this layout, pre-shifted
+//! by the requantization's left shift, between its biases and its
+//! requantization records, so one tile (MACs and requantization of 4
+//! outputs) reads one block front to back.
 
-#[cfg(not(mote_dsp))]
-use super::dsp::smlad;
 use super::dsp::{sxtb16, sxtb16_ror8};
 use super::epilogue::Epilogue;
-use super::{weight_sums, Clamp, Requant};
+use super::{tile, weight_sums, Clamp, Requant};
 use crate::kernels::conv2d::Params;
 use crate::kernels::{KernelError, PerChannel, View, ViewMut};
 use crate::le::I32s;
 
 /// Largest reduction length (`kh * kw * in_c`, rounded up to 4) handled.
 pub(crate) const MAX_K: usize = 288;
-/// Filter scratch, in pair words (3 KiB).
-const W_WORDS: usize = 768;
+/// Filter scratch, in words (4 KiB): tile blocks of channel pairs.
+const W_WORDS: usize = 1024;
 /// Most output channels per filter chunk.
 const MAX_CHUNK: usize = 32;
 
@@ -89,8 +91,8 @@ pub(crate) fn eval<E: Epilogue>(
     if is.c != fs.c || groups * 4 > MAX_K || k == 0 || os.c == 0 {
         return Ok(false);
     }
-    // Each output channel takes 2 * groups words of filter scratch.
-    let chunk = (W_WORDS / (2 * groups)).min(MAX_CHUNK) & !1;
+    // Each pair of output channels takes one tile block of filter scratch.
+    let chunk = (2 * (W_WORDS / tile::block_len(groups))).min(MAX_CHUNK);
     let pixels = os.n * os.h * os.w;
     if chunk < 2 || pixels == 0 {
         return Ok(false);
@@ -108,7 +110,6 @@ pub(crate) fn eval<E: Epilogue>(
     let patch = PatchGeometry::new(p, input, fs, layout);
     let out = output.data;
     let mut wbuf = [0u32; W_WORDS];
-    let mut reqs = [Requant::default(); MAX_CHUNK];
     let mut xbuf = [0u32; MAX_K];
     let mut spare = [0i8; MAX_CHUNK];
     // Patch bytes for channel counts not a multiple of 4; the tail past the
@@ -118,68 +119,108 @@ pub(crate) fn eval<E: Epilogue>(
     let mut c0 = 0;
     while c0 < os.c {
         let n = chunk.min(os.c - c0);
-        let pairs = n.div_ceil(2);
-        // Filter chunk -> pair words; requantization per channel.
-        let wwords = wbuf
-            .get_mut(..pairs * 4 * groups)
-            .ok_or(KernelError::Length)?;
-        wwords.fill(0);
-        for j in 0..n {
-            let oc = c0 + j;
-            let row = filter
-                .data
-                .get(oc * k..oc * k + k)
-                .ok_or(KernelError::Length)?;
-            let Some(r) = channel_requant(p, row, bias, quant, oc)? else {
-                return Ok(false);
-            };
-            *reqs.get_mut(j).ok_or(KernelError::Length)? = r;
-            let block = wwords
-                .get_mut((j / 2) * 4 * groups..(j / 2 + 1) * 4 * groups)
-                .ok_or(KernelError::Length)?;
-            let lane = j % 2;
-            for (g, dst) in block.chunks_exact_mut(2).enumerate() {
-                let word = layout.filter_word(row, g / 2);
-                if let Some(d) = dst.get_mut(lane) {
-                    *d = if g % 2 == 0 {
-                        sxtb16(word)
-                    } else {
-                        sxtb16_ror8(word)
-                    };
-                }
-            }
-        }
-        if n % 2 == 1 {
-            // The phantom channel of an odd chunk: zero weights, any requant.
-            let first = reqs[0];
-            if let Some(r) = reqs.get_mut(n) {
-                *r = first;
-            }
-        }
-
+        let blocks = filter_chunk(p, filter, bias, quant, layout, c0, n, &mut wbuf)?;
+        let Some(blocks) = blocks else {
+            return Ok(false);
+        };
         let xwords = xbuf.get_mut(..4 * groups).ok_or(KernelError::Length)?;
+        let run = Run {
+            patch: &patch,
+            ww: blocks.blocks,
+            rounds: blocks.rounds,
+            clamp,
+            epilogue,
+            pixels,
+            c: os.c,
+            c0,
+            n,
+        };
+        // The ADD epilogue's loop is large (the table lookups are inlined
+        // per element); one copy of it is enough.
+        if patch.dense(os) && E::STORES_VALUE {
+            run.pixels::<true>(os, xwords, &mut raw, out, &mut spare)?;
+        } else {
+            run.pixels::<false>(os, xwords, &mut raw, out, &mut spare)?;
+        }
+        c0 += n;
+    }
+    Ok(true)
+}
+
+/// Which patch builder a call uses ([`PatchGeometry::kind`]), dispatched
+/// per pixel pair; the pixel loop is monomorphized only for the dense
+/// pointwise case ([`PatchGeometry::dense`], most layers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Build {
+    /// [`PatchGeometry::build_rows`].
+    Rows,
+    /// [`PatchGeometry::build_pointwise`]: 1x1, channels a multiple of 4.
+    Pointwise,
+    /// [`PatchGeometry::build_c4`].
+    Words,
+    /// [`PatchGeometry::build_bytes`].
+    Bytes,
+}
+
+/// One filter chunk's pass over every output pixel.
+struct Run<'r, E> {
+    patch: &'r PatchGeometry<'r>,
+    /// The chunk's tile blocks.
+    ww: &'r [u32],
+    /// See [`Chunk::rounds`].
+    rounds: bool,
+    clamp: Clamp,
+    epilogue: &'r E,
+    /// Output pixels (`n * h * w`).
+    pixels: usize,
+    /// Output channels.
+    c: usize,
+    /// The chunk's first channel and its channel count.
+    c0: usize,
+    n: usize,
+}
+
+impl<E: Epilogue> Run<'_, E> {
+    /// Every pixel pair: its patch ([`PatchGeometry::build_dense`] if
+    /// `DENSE`, else [`PatchGeometry::build_rows_inside`] where it applies,
+    /// else [`PatchGeometry::build`]), then its tiles.
+    #[inline(never)]
+    fn pixels<const DENSE: bool>(
+        &self,
+        os: crate::kernels::Shape4,
+        xw: &mut [u32],
+        raw: &mut [[i8; MAX_K]; 2],
+        out: &mut [i8],
+        spare: &mut [i8; MAX_CHUNK],
+    ) -> Result<(), KernelError> {
         let mut walk = Pixels {
             h: os.h,
             w: os.w,
             next: Pixel { b: 0, oy: 0, ox: 0 },
         };
         let mut px = 0;
-        while px < pixels {
+        while px < self.pixels {
             let a = walk.advance();
-            let two = px + 1 < pixels;
+            let two = px + 1 < self.pixels;
             let bpx = if two { walk.advance() } else { a };
-            patch.build(a, bpx, xwords, &mut raw)?;
-            let (row_a, row_b) = out_rows(out, px, two, os.c, c0, n, &mut spare)?;
+            if DENSE {
+                self.patch.build_dense(px, two, xw)?;
+            } else if !self.patch.build_rows_inside(a, bpx, xw)? {
+                // Out of line: its setup for the borders is not paid by
+                // the interior pixels above.
+                self.patch.build(a, bpx, xw, raw)?;
+            }
+            let (row_a, row_b) = out_rows(out, px, two, self.c, self.c0, self.n, spare)?;
+            let (ww, rounds, clamp, ep) = (self.ww, self.rounds, self.clamp, self.epilogue);
             if clamp.full() {
-                tiles::<true, E>(xwords, wwords, &reqs, clamp, epilogue, row_a, row_b)?;
+                tiles::<true, E>(xw, ww, rounds, clamp, ep, row_a, row_b)?;
             } else {
-                tiles::<false, E>(xwords, wwords, &reqs, clamp, epilogue, row_a, row_b)?;
+                tiles::<false, E>(xw, ww, rounds, clamp, ep, row_a, row_b)?;
             }
             px += if two { 2 } else { 1 };
         }
-        c0 += n;
+        Ok(())
     }
-    Ok(true)
 }
 
 /// How a reduction (a filter row, a pixel's patch) fills the groups of 4
@@ -242,6 +283,70 @@ impl Layout {
     }
 }
 
+/// Output channels `c0..c0 + n` as tile blocks in `wbuf` (one per channel
+/// pair, see [`tile`]): weights sign-extended and pre-shifted, biases and
+/// requantization records; the phantom channel of an odd `n` has zero
+/// weights and records (its outputs are discarded). `None` when a channel's
+/// requantization is outside [`Requant`]'s range.
+#[allow(clippy::too_many_arguments)]
+fn filter_chunk<'w>(
+    p: &Params,
+    filter: View<'_>,
+    bias: Option<I32s<'_>>,
+    quant: PerChannel<'_>,
+    layout: Layout,
+    c0: usize,
+    n: usize,
+    wbuf: &'w mut [u32; W_WORDS],
+) -> Result<Option<Chunk<'w>>, KernelError> {
+    let k = filter.shape.h * filter.shape.w * filter.shape.c;
+    let block = tile::block_len(layout.groups());
+    let wwords = wbuf
+        .get_mut(..n.div_ceil(2) * block)
+        .ok_or(KernelError::Length)?;
+    wwords.fill(0);
+    let mut rounds = true;
+    for j in 0..n {
+        let oc = c0 + j;
+        let row = filter
+            .data
+            .get(oc * k..oc * k + k)
+            .ok_or(KernelError::Length)?;
+        let Some(r) = channel_requant(p, row, bias, quant, oc)? else {
+            return Ok(None);
+        };
+        let blk = wwords
+            .get_mut((j / 2) * block..(j / 2 + 1) * block)
+            .ok_or(KernelError::Length)?;
+        let lane = j % 2;
+        rounds &= r.rsh >= 1;
+        tile::set_channel(blk, lane, &r);
+        for (g, dst) in tile::weights_mut(blk).chunks_exact_mut(2).enumerate() {
+            let word = layout.filter_word(row, g / 2);
+            let half = if g % 2 == 0 {
+                sxtb16(word)
+            } else {
+                sxtb16_ror8(word)
+            };
+            if let Some(d) = dst.get_mut(lane) {
+                *d = tile::scaled(half, r.lsh);
+            }
+        }
+    }
+    Ok(Some(Chunk {
+        blocks: wwords,
+        rounds,
+    }))
+}
+
+/// A filter chunk's tile blocks ([`filter_chunk`]).
+struct Chunk<'w> {
+    blocks: &'w [u32],
+    /// Every channel's requantization has a right shift (`rsh >= 1`), so
+    /// [`tile::store_pairs`] may take its shorter rounding.
+    rounds: bool,
+}
+
 /// Output channel `oc`'s requantization (its filter row is `row`), or
 /// `None` when [`Requant`] cannot represent it.
 fn channel_requant(
@@ -294,49 +399,46 @@ fn out_rows<'o>(
 }
 
 /// All channel-pair tiles of one pixel pair: `xw` is the pair's patch,
-/// `ww` the chunk's filter words, `row_a`/`row_b` the two pixels' outputs,
+/// `ww` the chunk's tile blocks, `row_a`/`row_b` the two pixels' outputs,
 /// each element stored once through `ep`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn tiles<const FULL: bool, E: Epilogue>(
     xw: &[u32],
     ww: &[u32],
-    reqs: &[Requant],
+    rounds: bool,
     clamp: Clamp,
     ep: &E,
     row_a: &mut [i8],
     row_b: &mut [i8],
 ) -> Result<(), KernelError> {
-    let block = xw.len();
+    let block = xw.len() + tile::block_len(0);
+    let (row_a, row_b, ww) = if E::STORES_VALUE {
+        let bounds = tile::Bounds::new(clamp.lo(), clamp.hi());
+        let done = tile::store_pairs::<FULL>(xw, ww, rounds, bounds, row_a, row_b);
+        // What is left: an odd last channel.
+        (
+            row_a.get_mut(2 * done..).unwrap_or(&mut []),
+            row_b.get_mut(2 * done..).unwrap_or(&mut []),
+            ww.get(block * done..).unwrap_or(&[]),
+        )
+    } else {
+        (row_a, row_b, ww)
+    };
     let mut ra = row_a.chunks_exact_mut(2);
     let mut rb = row_b.chunks_exact_mut(2);
-    let mut rq = reqs.chunks_exact(2);
-    for wpair in ww.chunks_exact(block) {
-        let r = rq.next().ok_or(KernelError::Length)?;
-        // By reference: copying the two records costs more than reading
-        // the fields where they are used.
-        let (r0, r1) = (&r[0], &r[1]);
-        let acc = mac_tile(xw, wpair, r0.bias, r1.bias);
-        let v = [
-            clamp.apply::<FULL>(r0.apply(acc[0])),
-            clamp.apply::<FULL>(r0.apply(acc[1])),
-            clamp.apply::<FULL>(r1.apply(acc[2])),
-            clamp.apply::<FULL>(r1.apply(acc[3])),
-        ];
+    for blk in ww.chunks_exact(block) {
         match (ra.next(), rb.next()) {
             (Some(a), Some(b)) => {
+                let v = tile::mac_requant(xw, blk).map(|a| clamp.apply::<FULL>(a));
                 a[0] = ep.apply(v[0], a[0]);
                 a[1] = ep.apply(v[2], a[1]);
                 b[0] = ep.apply(v[1], b[0]);
                 b[1] = ep.apply(v[3], b[1]);
             }
             _ => {
-                // The odd last channel: its lone output per pixel.
-                let a = ra.into_remainder();
-                let b = rb.into_remainder();
-                if let (Some(a), Some(b)) = (a.first_mut(), b.first_mut()) {
-                    *a = ep.apply(v[0], *a);
-                    *b = ep.apply(v[1], *b);
-                }
+                let (a, b) = (ra.into_remainder(), rb.into_remainder());
+                last_channel::<FULL, E>(xw, blk, clamp, ep, a, b);
                 break;
             }
         }
@@ -344,63 +446,24 @@ fn tiles<const FULL: bool, E: Epilogue>(
     Ok(())
 }
 
-/// The 2x2 tile's accumulators `[(c0, A), (c0, B), (c1, A), (c1, B)]`:
-/// per half group, patch words `(A, B)` times filter words `(c0, c1)`.
-#[cfg(not(mote_dsp))]
-#[inline(always)]
-fn mac_tile(xw: &[u32], ww: &[u32], bias0: i32, bias1: i32) -> [i32; 4] {
-    let (mut a0, mut b0, mut a1, mut b1) = (bias0, bias0, bias1, bias1);
-    for (x, w) in xw.chunks_exact(2).zip(ww.chunks_exact(2)) {
-        a0 = smlad(x[0], w[0], a0);
-        b0 = smlad(x[1], w[0], b0);
-        a1 = smlad(x[0], w[1], a1);
-        b1 = smlad(x[1], w[1], b1);
+/// The odd last channel of a chunk (block `blk`, whose channel 1 is the
+/// phantom): its lone output per pixel, into the first byte of `a` and
+/// `b`. Out of line: inlined, its asm changes the register allocation of
+/// the loop over whole pairs around it, which costs more than the call.
+#[inline(never)]
+fn last_channel<const FULL: bool, E: Epilogue>(
+    xw: &[u32],
+    blk: &[u32],
+    clamp: Clamp,
+    ep: &E,
+    a: &mut [i8],
+    b: &mut [i8],
+) {
+    let v = tile::mac_requant_one(xw, blk).map(|v| clamp.apply::<FULL>(v));
+    if let (Some(a), Some(b)) = (a.first_mut(), b.first_mut()) {
+        *a = ep.apply(v[0], *a);
+        *b = ep.apply(v[1], *b);
     }
-    [a0, b0, a1, b1]
-}
-
-/// [`mac_tile`] as one loop in assembly: LLVM spills an accumulator when it
-/// allocates registers around four `smlad` calls and their loads, and this
-/// loop is where nearly all instructions go. Per half group: two LDRDs, four
-/// SMLADs; the same arithmetic as the portable version, in the same order.
-#[cfg(mote_dsp)]
-#[inline(always)]
-fn mac_tile(xw: &[u32], ww: &[u32], bias0: i32, bias1: i32) -> [i32; 4] {
-    let (mut a0, mut b0, mut a1, mut b1) = (bias0, bias0, bias1, bias1);
-    let halves = xw.len().min(ww.len()) / 2;
-    if halves == 0 {
-        return [a0, b0, a1, b1];
-    }
-    // SAFETY: the loop runs `halves >= 1` times and reads two words from
-    // each pointer per round, post-incrementing by 8 bytes: `2 * halves`
-    // words, which both slices hold (`halves` is half the shorter length).
-    // `u32` slices are 4-aligned, as LDRD needs. Registers only otherwise.
-    unsafe {
-        core::arch::asm!(
-            "2:",
-            "ldrd {x0}, {x1}, [{xp}], #8",
-            "ldrd {w0}, {w1}, [{wp}], #8",
-            "smlad {a0}, {x0}, {w0}, {a0}",
-            "smlad {b0}, {x1}, {w0}, {b0}",
-            "smlad {a1}, {x0}, {w1}, {a1}",
-            "smlad {b1}, {x1}, {w1}, {b1}",
-            "subs {n}, {n}, #1",
-            "bne 2b",
-            xp = inout(reg) xw.as_ptr() => _,
-            wp = inout(reg) ww.as_ptr() => _,
-            n = inout(reg) halves => _,
-            a0 = inout(reg) a0,
-            b0 = inout(reg) b0,
-            a1 = inout(reg) a1,
-            b1 = inout(reg) b1,
-            x0 = out(reg) _,
-            x1 = out(reg) _,
-            w0 = out(reg) _,
-            w1 = out(reg) _,
-            options(nostack, readonly),
-        );
-    }
-    [a0, b0, a1, b1]
 }
 
 /// Four bytes of `bytes` from `at` as a little-endian word, zeros past the
@@ -471,8 +534,51 @@ impl<'a> PatchGeometry<'a> {
         Some(((px.b * self.in_h + iy) * self.in_w + ix) * self.c)
     }
 
+    /// Whether every output pixel's patch is the input pixel of the same
+    /// index (1x1 over whole words, stride 1, no padding, input and output
+    /// of one size): [`PatchGeometry::build_dense`] applies.
+    fn dense(&self, os: crate::kernels::Shape4) -> bool {
+        self.kind() == Build::Pointwise
+            && (self.stride_h, self.stride_w, self.pad_h, self.pad_w) == (1, 1, 0, 0)
+            && (self.in_h, self.in_w) == (os.h, os.w)
+    }
+
+    /// [`PatchGeometry::build_pointwise`] for a [`PatchGeometry::dense`]
+    /// call: pixels `px` and `px + 1` (`px` again unless `two`) read
+    /// input pixels `px` and `px + 1`, no pixel geometry needed.
+    #[inline(always)]
+    fn build_dense(&self, px: usize, two: bool, xw: &mut [u32]) -> Result<(), KernelError> {
+        let at_a = px * self.c;
+        let at_b = if two { at_a + self.c } else { at_a };
+        let sa = self.input.get(at_a..at_a + self.c);
+        let sb = self.input.get(at_b..at_b + self.c);
+        let (Some(sa), Some(sb)) = (sa, sb) else {
+            return Err(KernelError::Length);
+        };
+        let src = sa.chunks_exact(4).zip(sb.chunks_exact(4));
+        for (d, (qa, qb)) in xw.chunks_exact_mut(4).zip(src) {
+            let (wa0, wa1) = split(qa);
+            let (wb0, wb1) = split(qb);
+            d.copy_from_slice(&[wa0, wb0, wa1, wb1]);
+        }
+        Ok(())
+    }
+
+    /// The patch builder for this call's layout and filter.
+    fn kind(&self) -> Build {
+        match self.layout {
+            Layout::Rows { .. } => Build::Rows,
+            Layout::Flat { .. } if self.c % 4 == 0 && self.kh == 1 && self.kw == 1 => {
+                Build::Pointwise
+            }
+            Layout::Flat { .. } if self.c % 4 == 0 => Build::Words,
+            Layout::Flat { .. } => Build::Bytes,
+        }
+    }
+
     /// Writes the patches of pixels `a` and `b` into `xw` (groups of 4
-    /// words, see the module doc).
+    /// words, see the module doc) with the call's builder.
+    #[inline(never)]
     fn build(
         &self,
         a: Pixel,
@@ -480,11 +586,77 @@ impl<'a> PatchGeometry<'a> {
         xw: &mut [u32],
         raw: &mut [[i8; MAX_K]; 2],
     ) -> Result<(), KernelError> {
-        match self.layout {
-            Layout::Rows { len, words, .. } => self.build_rows(a, b, len, words, xw, raw),
-            Layout::Flat { .. } if self.c % 4 == 0 => self.build_c4(a, b, xw),
-            Layout::Flat { .. } => self.build_bytes(a, b, xw, raw),
+        match self.kind() {
+            Build::Rows => self.build_rows(a, b, xw, raw),
+            Build::Pointwise => self.build_pointwise(a, b, xw),
+            Build::Words => self.build_c4(a, b, xw),
+            Build::Bytes => self.build_bytes(a, b, xw, raw),
         }
+    }
+
+    /// A 1x1 filter over whole words: each pixel's patch is its input pixel
+    /// (or padding), converted word by word without the tap loop of
+    /// [`PatchGeometry::build_c4`].
+    #[inline(always)]
+    fn build_pointwise(&self, a: Pixel, b: Pixel, xw: &mut [u32]) -> Result<(), KernelError> {
+        let ta = self.source(self.tap(a, 0, 0))?;
+        let tb = self.source(self.tap(b, 0, 0))?;
+        let (Some(ta), Some(tb)) = (ta, tb) else {
+            return self.build_c4(a, b, xw);
+        };
+        let src = ta.chunks_exact(4).zip(tb.chunks_exact(4));
+        for (d, (qa, qb)) in xw.chunks_exact_mut(4).zip(src) {
+            let (wa0, wa1) = split(qa);
+            let (wb0, wb1) = split(qb);
+            d.copy_from_slice(&[wa0, wb0, wa1, wb1]);
+        }
+        Ok(())
+    }
+
+    /// [`Layout::Rows`] for the common case, `Ok(false)` (nothing written)
+    /// otherwise: both pixels on one output row (`b` right of `a`), every
+    /// filter row inside the input and no tap in the left or right
+    /// padding, so each pixel's patch row is `4 * words` input bytes from
+    /// one start, found by adding strides instead of through
+    /// [`PatchGeometry::row`]'s per-row checks.
+    #[inline(always)]
+    fn build_rows_inside(&self, a: Pixel, b: Pixel, xw: &mut [u32]) -> Result<bool, KernelError> {
+        let Layout::Rows { words, .. } = self.layout else {
+            return Ok(false);
+        };
+        if a.b != b.b || a.oy != b.oy || b.ox != a.ox + 1 {
+            return Ok(false);
+        }
+        let top = (a.oy * self.stride_h).checked_sub(self.pad_h);
+        let left = (a.ox * self.stride_w).checked_sub(self.pad_w);
+        let (Some(iy), Some(ix)) = (top, left) else {
+            return Ok(false);
+        };
+        if iy + (self.kh - 1) * self.dil_h >= self.in_h || ix + self.stride_w + self.kw > self.in_w
+        {
+            return Ok(false);
+        }
+        let at_a = ((a.b * self.in_h + iy) * self.in_w + ix) * self.c;
+        let at_b = at_a + self.stride_w * self.c;
+        let step = self.dil_h * self.in_w * self.c;
+        let n = 4 * words;
+        // The last row's bytes past `len` may lie past the input's end.
+        let last = (self.kh - 1) * step;
+        if self.input.len() < at_b + last + n {
+            return Ok(false);
+        }
+        for (fy, dst) in xw.chunks_exact_mut(n).enumerate() {
+            let (ra, rb) = (at_a + fy * step, at_b + fy * step);
+            let sa = self.input.get(ra..ra + n).ok_or(KernelError::Length)?;
+            let sb = self.input.get(rb..rb + n).ok_or(KernelError::Length)?;
+            let src = sa.chunks_exact(4).zip(sb.chunks_exact(4));
+            for (d, (qa, qb)) in dst.chunks_exact_mut(4).zip(src) {
+                let (wa0, wa1) = split(qa);
+                let (wb0, wb1) = split(qb);
+                d.copy_from_slice(&[wa0, wb0, wa1, wb1]);
+            }
+        }
+        Ok(true)
     }
 
     /// [`Layout::Rows`]: per filter row, each pixel's row is read from the
@@ -494,11 +666,12 @@ impl<'a> PatchGeometry<'a> {
         &self,
         a: Pixel,
         b: Pixel,
-        len: usize,
-        words: usize,
         xw: &mut [u32],
         raw: &mut [[i8; MAX_K]; 2],
     ) -> Result<(), KernelError> {
+        let Layout::Rows { len, words, .. } = self.layout else {
+            return Err(KernelError::Length);
+        };
         let [ra, rb] = raw;
         let mut rows = xw.chunks_exact_mut(4 * words);
         for fy in 0..self.kh {

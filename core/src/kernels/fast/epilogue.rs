@@ -21,6 +21,10 @@ pub(crate) trait Epilogue {
     /// addends.
     const READS_OUTPUT: bool;
 
+    /// Whether [`Epilogue::apply`] is `value` itself ([`Store`]): a kernel
+    /// may then write the values by its own means (several at once).
+    const STORES_VALUE: bool = false;
+
     /// The value stored for the kernel's result `value` over `old`.
     fn apply(&self, value: i8, old: i8) -> i8;
 }
@@ -31,6 +35,7 @@ pub(crate) struct Store;
 
 impl Epilogue for Store {
     const READS_OUTPUT: bool = false;
+    const STORES_VALUE: bool = true;
 
     #[inline(always)]
     fn apply(&self, value: i8, _old: i8) -> i8 {

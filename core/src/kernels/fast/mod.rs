@@ -24,6 +24,7 @@ pub(crate) mod depthwise;
 pub(crate) mod depthwise3x3;
 pub mod dsp;
 pub(crate) mod epilogue;
+pub(crate) mod tile;
 
 #[cfg(not(mote_dsp))]
 use dsp::smmulr;
@@ -159,6 +160,16 @@ impl Clamp {
             hi,
             full: lo <= -128 && hi >= 127,
         }
+    }
+
+    /// The lower bound.
+    pub fn lo(&self) -> i32 {
+        self.lo
+    }
+
+    /// The upper bound.
+    pub fn hi(&self) -> i32 {
+        self.hi
     }
 
     /// Whether the clamp is SSAT alone (callers pick a monomorphized loop
