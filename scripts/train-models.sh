@@ -18,7 +18,7 @@ stage=${STAGE:-all}
 
 # Training set sizes and epochs: each model's training fits 20 minutes on
 # the 2-core reference machine (run.txt in each run folder has the time).
-SEG_TRAIN=4000 SEG_EPOCHS=6
+SEG_TRAIN=4000 SEG_EPOCHS=5
 CNT_TRAIN=4000 CNT_EPOCHS=8
 # The ablation: a quarter of the budget, with and without fractal
 # pre-training (the pre-trained run spends one of its epochs on fractals).
