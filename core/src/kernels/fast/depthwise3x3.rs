@@ -802,9 +802,10 @@ fn interior_checked(src: &[i8], cs: usize, dst: &mut [u32], plane: usize, n: usi
 #[cfg(test)]
 mod tests {
     use super::super::super::testutil::*;
+    use super::super::depthwise::tests::geometry;
     use super::*;
-    use crate::kernels::depthwise_conv2d::{eval_portable, prepare, Options};
-    use crate::kernels::{Activation, Padding, Quant, Shape4};
+    use crate::kernels::depthwise_conv2d::eval_portable;
+    use crate::kernels::Shape4;
     use proptest::prelude::*;
 
     type Case = ConvCase<Params>;
@@ -842,27 +843,7 @@ mod tests {
                 |((n, h, w), c, (sh, sw, dil, same), (zi, zo, act))| {
                     let input = Shape4::new(n, h, w, c);
                     let filter = Shape4::new(1, 3, 3, c);
-                    let opts = Options {
-                        padding: if same { Padding::Same } else { Padding::Valid },
-                        stride_h: sh,
-                        stride_w: sw,
-                        dilation_h: dil,
-                        dilation_w: 1,
-                        activation: Activation::None,
-                    };
-                    let (mut p, output) = prepare(
-                        &opts,
-                        input,
-                        filter,
-                        Quant::new(0.1, zi),
-                        Quant::new(0.1, zo),
-                    )
-                    .ok()?;
-                    if output.h == 0 || output.w == 0 {
-                        return None;
-                    }
-                    (p.act_min, p.act_max) = act;
-                    Some((input, filter, output, p))
+                    geometry(input, filter, (sh, sw), (dil, 1), same, (zi, zo), act)
                 },
             )
             .prop_flat_map(|(input, filter, output, p)| {
@@ -939,16 +920,8 @@ mod tests {
     fn declines_rows_wider_than_the_ring() {
         let input = Shape4::new(1, 3, 900, 4);
         let filter = Shape4::new(1, 3, 3, 4);
-        let opts = Options {
-            padding: Padding::Same,
-            stride_h: 1,
-            stride_w: 1,
-            dilation_h: 1,
-            dilation_w: 1,
-            activation: Activation::None,
-        };
-        let (p, output) =
-            prepare(&opts, input, filter, Quant::new(0.1, 0), Quant::new(0.1, 0)).unwrap();
+        let (input, filter, output, p) =
+            geometry(input, filter, (1, 1), (1, 1), true, (0, 0), (-128, 127)).unwrap();
         let n = |s: Shape4| s.elements().unwrap();
         let case = Case {
             input,
