@@ -1,6 +1,13 @@
 //! Device budgets computed from an [`Arch`]: MACs, weight bytes and the
 //! activation arena, so tests can hold both models under the limits
 //! (96 KB arena, 64 KB weights, 15 M MACs) before anything is trained.
+//!
+//! The arena figures here are of the plain layer list. The exporter fuses
+//! ops (a conv or ADD reading a resized input through a view, an ADD as a
+//! conv's epilogue), so mote's planned arena can be smaller; the 96 KB
+//! limit applies to that plan, which `quantize::tests::
+//! shipped_architectures_export_within_budget` and `tests/tests/models.rs`
+//! hold.
 use super::arch::{Arch, Op, TensorId};
 
 /// Arena limit per model, bytes.
@@ -223,11 +230,10 @@ impl Budget {
         }
     }
 
-    /// Whether every figure is within the device limits.
+    /// Whether the MACs and constant bytes are within the device limits
+    /// (the arena is checked on the exported plan, see the module doc).
     pub fn fits(&self) -> bool {
-        self.macs <= MAC_LIMIT
-            && self.constant_bytes <= WEIGHT_LIMIT
-            && self.greedy_arena <= ARENA_LIMIT
+        self.macs <= MAC_LIMIT && self.constant_bytes <= WEIGHT_LIMIT
     }
 }
 
@@ -288,8 +294,8 @@ mod tests {
             println!("{}: {b}\n{}", arch.name, layer_table(&arch));
             assert!(b.macs <= MAC_LIMIT, "{}: {b}", arch.name);
             assert!(b.constant_bytes <= WEIGHT_LIMIT, "{}: {b}", arch.name);
-            assert!(b.activation_peak <= ARENA_LIMIT, "{}: {b}", arch.name);
-            assert!(b.greedy_arena <= ARENA_LIMIT, "{}: {b}", arch.name);
+            // Unfused, the segmenter's layer list peaks at 101,376 B; its
+            // exported plan is 96,768 B (the arena limit is checked there).
             assert!(b.greedy_arena >= b.activation_peak);
             assert!(b.fits());
         }
