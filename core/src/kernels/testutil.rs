@@ -72,6 +72,89 @@ pub fn shift() -> impl Strategy<Value = i32> {
     ]
 }
 
+/// The largest right shift the fast paths' requantization takes
+/// (`kernels::fast::MAX_RIGHT_SHIFT`).
+pub const FAST_MAX_RIGHT_SHIFT: i32 = 22;
+
+/// A channel's `(multiplier, shift)` with a right shift the fast paths
+/// take (`-22..=-1`) and a multiplier in `[2^30, 2^31)`: the usual
+/// requantization, the fast conv's rounding shortcut.
+pub fn right_shifted() -> impl Strategy<Value = (i32, i32)> {
+    (multiplier(), -FAST_MAX_RIGHT_SHIFT..=-1)
+}
+
+/// A channel's `(multiplier, shift)` with no right shift (`shift >= 0`,
+/// mostly the left shifts `0..=3` and sometimes up to 7). The multiplier
+/// is mostly one of [`multiplier`]'s scaled down by `2^4..2^18`, so that
+/// accumulators of the tests' sizes (bias up to `2^20`) requantize to
+/// values inside int8 rather than all saturating; one draw in five keeps
+/// a multiplier in `[2^30, 2^31)`.
+pub fn unshifted() -> impl Strategy<Value = (i32, i32)> {
+    (
+        multiplier(),
+        prop_oneof![4 => 0i32..=3, 1 => 4i32..=7],
+        prop_oneof![4 => 4u32..=18, 1 => Just(0u32)],
+    )
+        .prop_map(|(m, s, down)| (m >> down, s))
+}
+
+/// One channel's `(multiplier, shift)` for the requantization unit tests:
+/// [`multiplier`] and [`shift`] (including shifts outside the fast paths'
+/// range), [`right_shifted`] or [`unshifted`].
+pub fn channel_requant() -> impl Strategy<Value = (i32, i32)> {
+    prop_oneof![
+        1 => (multiplier(), shift()),
+        1 => right_shifted(),
+        1 => unshifted(),
+    ]
+}
+
+/// Per-channel `(multipliers, shifts)` of `channels` channels for the
+/// fast-vs-portable property tests, mostly within the fast paths' range so
+/// that a whole layer is taken (one out-of-range channel makes a layer
+/// decline):
+/// - 3 in 8: every channel [`right_shifted`] (the fast conv's chunks then
+///   take the shortcut that assumes a right shift);
+/// - 3 in 8: a third of the channels [`unshifted`], the rest
+///   [`right_shifted`] (chunks with both);
+/// - 1 in 8: as the previous, with one random channel's right shift over
+///   22 (the layer declines, wherever that channel is);
+/// - 1 in 8: [`multiplier`] and [`shift`] per channel (wide layers then
+///   nearly always decline).
+pub fn requant(channels: usize) -> impl Strategy<Value = (Vec<i32>, Vec<i32>)> {
+    use proptest::collection::vec;
+    let mixed = || {
+        vec(
+            prop_oneof![2 => right_shifted(), 1 => unshifted()],
+            channels,
+        )
+    };
+    prop_oneof![
+        3 => vec(right_shifted(), channels),
+        3 => mixed(),
+        1 => (mixed(), 0..channels.max(1), -31i32..=-(FAST_MAX_RIGHT_SHIFT + 1)).prop_map(
+            |(mut v, at, s)| {
+                if let Some(c) = v.get_mut(at) {
+                    c.1 = s;
+                }
+                v
+            }
+        ),
+        1 => vec((multiplier(), shift()), channels),
+    ]
+    .prop_map(|v| v.into_iter().unzip())
+}
+
+/// Whether every shift is one the fast paths take for the property tests'
+/// operands: right shifts up to [`FAST_MAX_RIGHT_SHIFT`], left shifts up
+/// to `max_left` (the largest whose accumulator bound, shifted left by
+/// `max_left + 1`, fits `i32` for the test's reduction lengths and biases).
+pub fn shifts_within(shift: &[i32], max_left: i32) -> bool {
+    shift
+        .iter()
+        .all(|&s| (-FAST_MAX_RIGHT_SHIFT..=max_left).contains(&s))
+}
+
 /// An int8 zero point.
 pub fn zero_point() -> impl Strategy<Value = i32> {
     prop_oneof![4 => -128i32..=127, 1 => Just(-128), 1 => Just(127), 1 => Just(0)]
@@ -101,7 +184,8 @@ pub struct ConvCase<P> {
     pub shift: Vec<i32>,
 }
 
-/// Random data for a valid geometry with `channels` output channels.
+/// Random data for a valid geometry with `channels` output channels, and
+/// their requantization ([`requant`]).
 pub fn conv_case<P: Clone + core::fmt::Debug>(
     input: crate::kernels::Shape4,
     filter: crate::kernels::Shape4,
@@ -116,10 +200,9 @@ pub fn conv_case<P: Clone + core::fmt::Debug>(
             -(1i32 << 20)..(1 << 20),
             channels,
         )),
-        proptest::collection::vec(multiplier(), channels),
-        proptest::collection::vec(shift(), channels),
+        requant(channels),
     )
-        .prop_map(move |(x, w, bias, mult, shift)| ConvCase {
+        .prop_map(move |(x, w, bias, (mult, shift))| ConvCase {
             input,
             filter,
             output,

@@ -234,6 +234,12 @@ mod tests {
         }
     }
 
+    /// The property tests' strategies draw right shifts around this bound.
+    #[test]
+    fn testutil_knows_the_largest_right_shift() {
+        assert_eq!(FAST_MAX_RIGHT_SHIFT, MAX_RIGHT_SHIFT);
+    }
+
     #[test]
     fn requant_rejects_what_could_overflow() {
         assert!(Requant::new(0, 0, 1 << 23, 0, 1 << 30, 0, 0).is_none());
