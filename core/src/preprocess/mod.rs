@@ -240,13 +240,54 @@ impl Preprocessor {
                 len: len_u32(dst.len()),
             });
         }
+        match self.format {
+            PixelFormat::Rgb565Be => self.run_rows::<pixel::Rgb565BeRow>(frame, dst),
+            PixelFormat::Rgb565Le => self.run_rows::<pixel::Rgb565LeRow>(frame, dst),
+            PixelFormat::Rgb888 => self.run_rows::<pixel::Rgb888Row>(frame, dst),
+            PixelFormat::Gray8 => self.run_rows::<pixel::Gray8Row>(frame, dst),
+            PixelFormat::Yuyv => self.run_rows::<pixel::YuyvRow>(frame, dst),
+        }
+    }
+
+    /// [`Preprocessor::run`] for one pixel format, after the length checks:
+    /// per model pixel, the rounded mean RGB of its block of frame pixels
+    /// (rounded half up; no division when the block is one pixel, the case
+    /// at or above model size), then the quantizer.
+    fn run_rows<D: pixel::RowDecoder>(
+        &self,
+        frame: &[u8],
+        dst: &mut [u8],
+    ) -> Result<(), PreprocessError> {
+        let short = PreprocessError::FrameLen {
+            expected: len_u32(self.frame_len),
+            len: len_u32(frame.len()),
+        };
         let g = &self.geometry;
+        let row_len = g.frame_width * self.format.bytes_per_pixel();
         let mut pixels = dst.chunks_exact_mut(self.channels);
         for oy in 0..g.out_height {
             let (y0, y1) = g.span_y(oy);
             for ox in 0..g.out_width {
                 let (x0, x1) = g.span_x(ox);
-                let rgb = self.average(frame, x0..x1, y0..y1)?;
+                let mut sum = [0u32; 3];
+                let mut n = 0u32;
+                for y in y0..y1 {
+                    let start = y * row_len;
+                    let row = frame.get(start..start + row_len).ok_or(short)?;
+                    for x in x0..x1 {
+                        let rgb = D::rgb(row, x).ok_or(short)?;
+                        for (s, v) in sum.iter_mut().zip(rgb) {
+                            *s = s.saturating_add(u32::from(v));
+                        }
+                        n = n.saturating_add(1);
+                    }
+                }
+                let rgb = if n == 1 {
+                    sum.map(|s| s as u8)
+                } else {
+                    let n = n.max(1);
+                    sum.map(|s| (s.saturating_add(n / 2) / n).min(255) as u8)
+                };
                 let out = pixels.next().ok_or(PreprocessError::TooLarge)?;
                 if let [v] = out {
                     let [r, g, b] = rgb;
@@ -259,40 +300,6 @@ impl Preprocessor {
             }
         }
         Ok(())
-    }
-
-    /// Mean RGB of a block of frame pixels, rounded half up. The block is
-    /// non-empty and small enough to sum in `u32` (`Geometry::new`).
-    fn average(
-        &self,
-        frame: &[u8],
-        xs: core::ops::Range<usize>,
-        ys: core::ops::Range<usize>,
-    ) -> Result<[u8; 3], PreprocessError> {
-        let short = PreprocessError::FrameLen {
-            expected: len_u32(self.frame_len),
-            len: len_u32(frame.len()),
-        };
-        let mut sum = [0u32; 3];
-        let mut n = 0u32;
-        for y in ys {
-            for x in xs.clone() {
-                let rgb = self
-                    .format
-                    .rgb_at(frame, self.geometry.frame_width, x, y)
-                    .ok_or(short)?;
-                for (s, v) in sum.iter_mut().zip(rgb) {
-                    *s = s.saturating_add(u32::from(v));
-                }
-                n = n.saturating_add(1);
-            }
-        }
-        if n == 1 {
-            // The common case at or above model size: no division.
-            return Ok(sum.map(|s| s as u8));
-        }
-        let n = n.max(1);
-        Ok(sum.map(|s| ((s.saturating_add(n / 2)) / n).min(255) as u8))
     }
 }
 

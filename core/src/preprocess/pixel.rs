@@ -34,36 +34,64 @@ impl PixelFormat {
             PixelFormat::Gray8 => 1,
         }
     }
+}
 
-    /// The pixel at `(x, y)` of a frame `width` pixels wide, as RGB888;
-    /// `None` if the frame is too short for it.
-    #[inline]
-    pub(crate) fn rgb_at(self, frame: &[u8], width: usize, x: usize, y: usize) -> Option<[u8; 3]> {
-        let i = y.checked_mul(width)?.checked_add(x)?;
-        match self {
-            PixelFormat::Rgb565Be => {
-                let [hi, lo] = bytes::<2>(frame, i)?;
-                Some(rgb565_to_rgb888(u16::from_be_bytes([hi, lo])))
-            }
-            PixelFormat::Rgb565Le => {
-                let [lo, hi] = bytes::<2>(frame, i)?;
-                Some(rgb565_to_rgb888(u16::from_le_bytes([lo, hi])))
-            }
-            PixelFormat::Rgb888 => bytes::<3>(frame, i),
-            PixelFormat::Gray8 => {
-                let [v] = bytes::<1>(frame, i)?;
-                Some([v, v, v])
-            }
-            PixelFormat::Yuyv => {
-                // The pair's four bytes: Y0 U Y1 V.
-                let [y0, u, y1, v] = bytes::<4>(frame, i / 2)?;
-                Some(yuv_to_rgb(if i % 2 == 0 { y0 } else { y1 }, u, v))
-            }
-        }
+/// Decodes pixel `x` of one frame row (`row` holds exactly that row's
+/// bytes), one implementation per format; `None` past the row's end. The
+/// preprocessing loop is generic over it, so it is compiled once per
+/// format, with no format dispatch and no 2-D index arithmetic per pixel.
+pub(crate) trait RowDecoder {
+    fn rgb(row: &[u8], x: usize) -> Option<[u8; 3]>;
+}
+
+/// [`RowDecoder`]s, one per [`PixelFormat`].
+pub(crate) struct Rgb565BeRow;
+pub(crate) struct Rgb565LeRow;
+pub(crate) struct Rgb888Row;
+pub(crate) struct Gray8Row;
+pub(crate) struct YuyvRow;
+
+impl RowDecoder for Rgb565BeRow {
+    #[inline(always)]
+    fn rgb(row: &[u8], x: usize) -> Option<[u8; 3]> {
+        let [hi, lo] = bytes::<2>(row, x)?;
+        Some(rgb565_to_rgb888(u16::from_be_bytes([hi, lo])))
     }
 }
 
-/// The `N` bytes of element `i` of a frame of `N`-byte elements.
+impl RowDecoder for Rgb565LeRow {
+    #[inline(always)]
+    fn rgb(row: &[u8], x: usize) -> Option<[u8; 3]> {
+        let [lo, hi] = bytes::<2>(row, x)?;
+        Some(rgb565_to_rgb888(u16::from_le_bytes([lo, hi])))
+    }
+}
+
+impl RowDecoder for Rgb888Row {
+    #[inline(always)]
+    fn rgb(row: &[u8], x: usize) -> Option<[u8; 3]> {
+        bytes::<3>(row, x)
+    }
+}
+
+impl RowDecoder for Gray8Row {
+    #[inline(always)]
+    fn rgb(row: &[u8], x: usize) -> Option<[u8; 3]> {
+        let [v] = bytes::<1>(row, x)?;
+        Some([v, v, v])
+    }
+}
+
+impl RowDecoder for YuyvRow {
+    #[inline(always)]
+    fn rgb(row: &[u8], x: usize) -> Option<[u8; 3]> {
+        // Rows have an even width (checked when the preprocessor is made).
+        let [y0, u, y1, v] = bytes::<4>(row, x / 2)?;
+        Some(yuv_to_rgb(if x % 2 == 0 { y0 } else { y1 }, u, v))
+    }
+}
+
+/// The `N` bytes of element `i` of a row of `N`-byte elements.
 #[inline]
 fn bytes<const N: usize>(frame: &[u8], i: usize) -> Option<[u8; N]> {
     let start = i.checked_mul(N)?;
@@ -137,20 +165,11 @@ mod tests {
     fn byte_orders_differ_only_in_order() {
         let be = [0xF8, 0x00]; // red, high byte first
         let le = [0x00, 0xF8];
-        assert_eq!(
-            PixelFormat::Rgb565Be.rgb_at(&be, 1, 0, 0),
-            Some([255, 0, 0])
-        );
-        assert_eq!(
-            PixelFormat::Rgb565Le.rgb_at(&le, 1, 0, 0),
-            Some([255, 0, 0])
-        );
+        assert_eq!(Rgb565BeRow::rgb(&be, 0), Some([255, 0, 0]));
+        assert_eq!(Rgb565LeRow::rgb(&le, 0), Some([255, 0, 0]));
         // Read in the wrong order, red 0xF800 becomes 0x00F8: green 7, blue 24.
-        assert_eq!(
-            PixelFormat::Rgb565Le.rgb_at(&be, 1, 0, 0),
-            Some([0, 28, 198])
-        );
-        assert_eq!(PixelFormat::Rgb888.rgb_at(&be, 1, 0, 0), None);
+        assert_eq!(Rgb565LeRow::rgb(&be, 0), Some([0, 28, 198]));
+        assert_eq!(Rgb888Row::rgb(&be, 0), None);
     }
 
     #[test]
@@ -164,8 +183,8 @@ mod tests {
         assert!(r >= 253 && g <= 2 && b <= 2, "{r} {g} {b}");
         // Two pixels of one YUYV pair share chroma.
         let frame = [10, 128, 200, 128];
-        assert_eq!(PixelFormat::Yuyv.rgb_at(&frame, 2, 0, 0), Some([10; 3]));
-        assert_eq!(PixelFormat::Yuyv.rgb_at(&frame, 2, 1, 0), Some([200; 3]));
+        assert_eq!(YuyvRow::rgb(&frame, 0), Some([10; 3]));
+        assert_eq!(YuyvRow::rgb(&frame, 1), Some([200; 3]));
     }
 
     #[test]
