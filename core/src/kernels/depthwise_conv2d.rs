@@ -395,7 +395,7 @@ fn inside_taps(start: i64, n: usize, dilation: usize, len: i64) -> core::ops::Ra
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::testutil::*;
     use super::*;
     use proptest::prelude::*;
@@ -411,6 +411,42 @@ mod tests {
         bias: Option<Vec<i32>>,
         mult: Vec<i32>,
         shift: Vec<i32>,
+    }
+
+    /// The prepared parameters and output shape of a depthwise layer with
+    /// scales 0.1, these zero points and clamp range, or `None` when the
+    /// geometry is invalid or has an empty output (shared with the fast paths'
+    /// tests).
+    pub(crate) fn geometry(
+        input: Shape4,
+        filter: Shape4,
+        (stride_h, stride_w): (usize, usize),
+        (dilation_h, dilation_w): (usize, usize),
+        same: bool,
+        (zi, zo): (i32, i32),
+        act: (i32, i32),
+    ) -> Option<(Shape4, Shape4, Shape4, Params)> {
+        let opts = Options {
+            padding: if same { Padding::Same } else { Padding::Valid },
+            stride_h,
+            stride_w,
+            dilation_h,
+            dilation_w,
+            activation: Activation::None,
+        };
+        let (mut p, output) = prepare(
+            &opts,
+            input,
+            filter,
+            Quant::new(0.1, zi),
+            Quant::new(0.1, zo),
+        )
+        .ok()?;
+        if output.h == 0 || output.w == 0 {
+            return None;
+        }
+        (p.act_min, p.act_max) = act;
+        Some((input, filter, output, p))
     }
 
     fn case() -> impl Strategy<Value = Case> {
@@ -431,28 +467,7 @@ mod tests {
                 |((n, h, w, c), (kh, kw, dm), (sh, sw, dh, dw, same), (zi, zo, act))| {
                     let input = Shape4::new(n, h, w, c);
                     let filter = Shape4::new(1, kh, kw, c * dm);
-                    let opts = Options {
-                        padding: if same { Padding::Same } else { Padding::Valid },
-                        stride_h: sh,
-                        stride_w: sw,
-                        dilation_h: dh,
-                        dilation_w: dw,
-                        activation: Activation::None,
-                    };
-                    let (mut p, output) = prepare(
-                        &opts,
-                        input,
-                        filter,
-                        Quant::new(0.1, zi),
-                        Quant::new(0.1, zo),
-                    )
-                    .ok()?;
-                    if output.h == 0 || output.w == 0 {
-                        return None;
-                    }
-                    p.act_min = act.0;
-                    p.act_max = act.1;
-                    Some((input, filter, output, p))
+                    geometry(input, filter, (sh, sw), (dh, dw), same, (zi, zo), act)
                 },
             )
             .prop_flat_map(|(input, filter, output, p)| {

@@ -306,50 +306,15 @@ fn fill_row(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::super::super::testutil::*;
     use super::*;
+    use crate::kernels::depthwise_conv2d::tests::geometry;
     use crate::kernels::depthwise_conv2d::{eval_portable, prepare, Options};
     use crate::kernels::{Activation, Padding, Quant, Shape4};
     use proptest::prelude::*;
 
     type Case = ConvCase<Params>;
-
-    /// The prepared parameters and output shape of a depthwise layer with
-    /// scales 0.1, these zero points and clamp range, or `None` when the
-    /// geometry is invalid or has an empty output (shared with the 3x3
-    /// path's tests).
-    pub(crate) fn geometry(
-        input: Shape4,
-        filter: Shape4,
-        (stride_h, stride_w): (usize, usize),
-        (dilation_h, dilation_w): (usize, usize),
-        same: bool,
-        (zi, zo): (i32, i32),
-        act: (i32, i32),
-    ) -> Option<(Shape4, Shape4, Shape4, Params)> {
-        let opts = Options {
-            padding: if same { Padding::Same } else { Padding::Valid },
-            stride_h,
-            stride_w,
-            dilation_h,
-            dilation_w,
-            activation: Activation::None,
-        };
-        let (mut p, output) = prepare(
-            &opts,
-            input,
-            filter,
-            Quant::new(0.1, zi),
-            Quant::new(0.1, zo),
-        )
-        .ok()?;
-        if output.h == 0 || output.w == 0 {
-            return None;
-        }
-        (p.act_min, p.act_max) = act;
-        Some((input, filter, output, p))
-    }
 
     /// Shapes around what the fast path distinguishes: channel counts
     /// (multiples of 4 and not), depth multipliers, filter sizes, strides,

@@ -802,9 +802,9 @@ fn interior_checked(src: &[i8], cs: usize, dst: &mut [u32], plane: usize, n: usi
 #[cfg(test)]
 mod tests {
     use super::super::super::testutil::*;
-    use super::super::depthwise::tests::geometry;
     use super::*;
     use crate::kernels::depthwise_conv2d::eval_portable;
+    use crate::kernels::depthwise_conv2d::tests::geometry;
     use crate::kernels::Shape4;
     use proptest::prelude::*;
 
