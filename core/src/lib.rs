@@ -16,6 +16,7 @@
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod bands;
 pub mod crc32;
 mod dispatch;
 pub mod error;

@@ -19,6 +19,9 @@ enum Link {
     Reshape,
     /// An op that overwrote an input dying at it.
     InPlace,
+    /// A convolution whose output grew over the top rows of its data input,
+    /// dying at it (`crate::bands`).
+    Rows,
 }
 
 /// One op record.
@@ -297,7 +300,7 @@ impl<'a> Model<'a> {
                 }
             }
             dispatch::check(self, k).map_err(err)?;
-            self.check_op_overlap(&op)?;
+            self.check_op_overlap(k, &op)?;
         }
         Ok(())
     }
@@ -351,12 +354,28 @@ impl<'a> Model<'a> {
             }
             return same_bytes(0).map(|(i, _)| (i, Link::Reshape));
         }
-        (0..op.inputs).find_map(|i| {
+        let in_place = (0..op.inputs).find_map(|i| {
             let (src_index, src) = same_bytes(i)?;
             let dies_here = src.lifetime().is_some_and(|(_, last)| last == first);
             (dies_here && dispatch::may_overwrite(self, &op, i))
                 .then_some((src_index, Link::InPlace))
+        });
+        in_place.or_else(|| {
+            let src_index = self.row_overwritten(first.checked_sub(1)?)?;
+            Some((src_index, Link::Rows))
         })
+    }
+
+    /// The data input op `k` writes its output over the top rows of
+    /// (`crate::bands`): its input 0 when the output overlaps it, starts
+    /// before it at a gap the rows fit, and the input dies at this op.
+    fn row_overwritten(&self, k: u16) -> Option<u16> {
+        let ops = dispatch::Operands::load(self, k).ok()?;
+        dispatch::row_overwrite(&ops).ok()??;
+        let src_index = self.op_tensor_index(&ops.op, 0).ok()?;
+        let dies_here = ops.input(0).ok()?.lifetime().map(|(_, last)| last)
+            == ops.output.lifetime().map(|(first, _)| first);
+        dies_here.then_some(src_index)
     }
 
     /// The first tensor of a chain of in-place writes ending at `i` (only
@@ -437,7 +456,7 @@ impl<'a> Model<'a> {
     /// An op's output shares bytes with none of its activation inputs,
     /// except one input it may overwrite placed exactly on it (RESHAPE
     /// aside, whose in-place form is checked by [`Model::check_plan`]).
-    fn check_op_overlap(&self, op: &OpInfo) -> Result<()> {
+    fn check_op_overlap(&self, k: u16, op: &OpInfo) -> Result<()> {
         if op.code == OpCode::Reshape {
             return Ok(());
         }
@@ -454,9 +473,10 @@ impl<'a> Model<'a> {
             if s1 <= o0 || s0 >= o1 {
                 continue;
             }
-            let allowed = (s0, s1) == (o0, o1)
+            let in_place = (s0, s1) == (o0, o1) && dispatch::may_overwrite(self, op, i);
+            let rows = i == 0 && self.row_overwritten(k) == Some(t);
+            let allowed = (in_place || rows)
                 && !written_over
-                && dispatch::may_overwrite(self, op, i)
                 && self.alias_parent(&self.tensor(out_index)?).map(|(p, _)| p) == Some(t);
             if !allowed {
                 return Err(Error::Plan(PlanError::Overlap { a: t, b: out_index }));

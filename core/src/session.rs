@@ -71,7 +71,11 @@ impl<'m, 'a> Session<'m, 'a> {
         self.arena.get_mut(start..end).ok_or(Error::Internal)
     }
 
-    /// Graph input `k`'s bytes, to fill before [`Session::run`].
+    /// Graph input `k`'s bytes, to fill before [`Session::run`]. A run may
+    /// consume them: the plan can let the first convolution write its
+    /// output over the input rows it has read (as TFLM's planner reuses an
+    /// input's memory once it is read; FORMAT.md §6), so write the input
+    /// again before each run.
     pub fn input(&mut self, k: usize) -> Result<&mut [u8]> {
         let t = self.model.input(k)?;
         self.arena_bytes_mut(&t)

@@ -75,7 +75,8 @@ pub fn layer_models() -> Result<Vec<BenchModel>> {
                     cmsis_nn_m4: l.cmsis_nn_m4,
                     target_m4: l.target_m4,
                 },
-                blob: blob::export(&l.graph).with_context(|| format!("blob of {}", l.name))?,
+                blob: blob::export_whole_tensors(&l.graph)
+                    .with_context(|| format!("blob of {}", l.name))?,
                 inputs: vec![l.input],
                 tflm_arena_bytes: None,
             })

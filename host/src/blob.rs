@@ -18,10 +18,33 @@ pub fn export(graph: &Graph) -> Result<Vec<u8>> {
 
 /// [`export`], also returning the fused graph the blob describes (its
 /// tensor ids are the blob's) and the map from `graph`'s tensor ids.
+///
+/// Fusing an ADD into a convolution that runs earlier moves the convolution
+/// to the ADD (`fuse::fuse_with`): both variants are planned, and the one
+/// with the smaller arena is written (the moved one on a tie: it is faster).
 pub fn export_fused(graph: &Graph) -> Result<(Vec<u8>, Fused)> {
-    let fused = fuse::fuse(graph)?;
+    let deferred = fuse::fuse_with(graph, true)?;
+    let in_order = fuse::fuse_with(graph, false)?;
+    let fused = if plan::plan(&in_order.graph)?.arena_size < plan::plan(&deferred.graph)?.arena_size
+    {
+        in_order
+    } else {
+        deferred
+    };
     let bytes = export_unfused(&fused.graph)?;
     Ok((bytes, fused))
+}
+
+/// [`export`] with every activation in a buffer of its own: no
+/// convolution writes over its input's rows (`plan::plan_with`). The layer
+/// benchmarks use it, so they measure the kernels alone, as CMSIS-NN's
+/// figures do, without the per-band calls a row-overwriting plan adds.
+pub fn export_whole_tensors(graph: &Graph) -> Result<Vec<u8>> {
+    let fused = fuse::fuse(graph)?;
+    let plan = plan::plan_with(&fused.graph, false)?;
+    let bytes = write(&fused.graph, &plan)?;
+    Model::parse(&bytes).map_err(|e| anyhow!("the written blob does not parse: {e}"))?;
+    Ok(bytes)
 }
 
 /// Plans and writes `graph` as it is, without fusing ops.

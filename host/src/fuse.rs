@@ -127,6 +127,15 @@ fn view_of(
 /// changed; ops keep their order (a fused op takes the conv's place, or the
 /// ADD's when the addend is written after the conv).
 pub fn fuse(graph: &Graph) -> Result<Fused> {
+    fuse_with(graph, true)
+}
+
+/// [`fuse`], with the choice of absorbing an ADD whose other operand is
+/// made after the convolution (`defer`). The fused op then runs where the
+/// ADD did, so the convolution's input lives until then: faster (no
+/// separate ADD pass), but it can cost arena when that input is large (the
+/// exporter plans both and keeps the smaller, see `blob::export_fused`).
+pub fn fuse_with(graph: &Graph, defer: bool) -> Result<Fused> {
     graph.check()?;
     let readers = readers(graph);
     let mut removed = vec![false; graph.ops.len()];
@@ -155,8 +164,10 @@ pub fn fuse(graph: &Graph) -> Result<Fused> {
             let other = add_op.inputs[other_pos];
             let out = add_op.outputs[0];
             let shape = &graph.tensors[y].shape;
+            let deferred = graph.producer(other).is_some_and(|p| p > k);
             if add_op.inputs[1 - other_pos] == y
                 && other != y
+                && (defer || !deferred)
                 && graph.tensors[other].shape == *shape
                 && graph.tensors[out].shape == *shape
             {
@@ -249,7 +260,7 @@ fn private_producer_reader(graph: &Graph, readers: &[usize], t: TensorId) -> Opt
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::blob;
     use mote_core::{align_arena, Model, Session};
@@ -259,7 +270,8 @@ mod tests {
         crate::tflite::import(&std::fs::read(path).unwrap()).unwrap()
     }
 
-    fn run(blob: &[u8], input: &[u8]) -> Vec<Vec<u8>> {
+    /// Every output of `blob` run on `input`.
+    pub(crate) fn run(blob: &[u8], input: &[u8]) -> Vec<Vec<u8>> {
         let model = Model::parse(blob).unwrap();
         let mut buf = vec![0u8; model.arena_size() + model.arena_align()];
         let arena = align_arena(&mut buf, model.arena_align());
@@ -296,13 +308,17 @@ mod tests {
                 assert_eq!(g.tensors[old].name, f.graph.tensors[*new].name);
             }
         }
-        let plain = blob::export_unfused(&g).unwrap();
-        let fused = blob::export(&g).unwrap();
+        // Fusion's own saving, with every tensor in a buffer of its own.
+        let plain = blob::write(&g, &crate::plan::plan_with(&g, false).unwrap()).unwrap();
+        let fused = blob::export_whole_tensors(&g).unwrap();
         let (a, b) = (
             Model::parse(&plain).unwrap().arena_size(),
             Model::parse(&fused).unwrap().arena_size(),
         );
         assert!(2 * b < a + a / 8, "fused arena {b} vs {a}");
+        // What the exporter writes (fused, row bands where they help).
+        let exported = blob::export(&g).unwrap();
+        assert!(Model::parse(&exported).unwrap().arena_size() <= b);
         let len = g.tensors[g.inputs[0]].byte_len();
         for seed in 0..4u32 {
             let mut s = seed.wrapping_mul(747_796_405).wrapping_add(1);
@@ -315,6 +331,7 @@ mod tests {
                 })
                 .collect();
             assert_eq!(run(&plain, &input), run(&fused, &input), "seed {seed}");
+            assert_eq!(run(&plain, &input), run(&exported, &input), "seed {seed}");
         }
     }
 

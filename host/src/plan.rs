@@ -9,6 +9,13 @@
 //! does an element-wise op (ADD, MUL, LOGISTIC, LEAKY_RELU, HARD_SWISH, int8
 //! QUANTIZE; the addend of a fused conv + ADD) over an input of its shape
 //! whose buffer dies at that op (core/FORMAT.md §6).
+//!
+//! A CONV_2D or DEPTHWISE_CONV_2D whose input dies at it may also write its
+//! output over the input's top rows, starting a small gap before it
+//! (`mote_core::bands`): the two become pieces of one buffer, so the pair
+//! costs little more than the larger tensor. Each such join is kept only
+//! where it shrinks the arena, since the runtime then calls the kernel once
+//! per band of rows.
 use anyhow::{ensure, Result};
 
 use crate::graph::{Graph, Op, OpCode, TensorId};
@@ -78,41 +85,106 @@ fn reshape_source(graph: &Graph, tensor: TensorId) -> Option<TensorId> {
     (!s.is_constant() && s.byte_len() == graph.tensors[tensor].byte_len()).then_some(src)
 }
 
-/// A buffer's `(size, first, last)`: bytes and the time steps it is alive.
-type Span = (usize, u16, u16);
+/// One tensor's bytes inside a buffer: `(offset in the buffer, size,
+/// first, last)`.
+type Piece = (usize, usize, u16, u16);
 
-/// A sort key giving a placement order.
-type OrderKey = fn(&Span) -> (i64, i64);
+/// A sort key giving a placement order, from a buffer's pieces.
+type OrderKey = fn(&[Piece]) -> (i64, i64);
 
-/// First-fit placement of `(size, first, last)` buffers in `order`: each at
-/// the lowest aligned offset free of every already-placed buffer alive at
-/// the same time. Returns the arena size and each buffer's offset.
-fn place(spans: &[Span], order: &[usize]) -> (usize, Vec<usize>) {
-    let mut offsets: Vec<Option<usize>> = vec![None; spans.len()];
+/// A buffer's total bytes and its time span.
+fn extent(pieces: &[Piece]) -> (usize, u16, u16) {
+    let size = pieces.iter().map(|p| p.0 + p.1).max().unwrap_or(0);
+    let first = pieces.iter().map(|p| p.2).min().unwrap_or(0);
+    let last = pieces.iter().map(|p| p.3).max().unwrap_or(0);
+    (size, first, last)
+}
+
+/// First-fit placement of buffers in `order`: each at the lowest aligned
+/// offset where none of its pieces shares a byte with a piece of an
+/// already-placed buffer alive at the same time. A buffer is usually one
+/// piece; a convolution written over its input's top rows adds its output
+/// as a second piece `gap` bytes before the input ([`row_gap`]). Returns the
+/// arena size and each buffer's offset.
+fn place(buffers: &[Vec<Piece>], order: &[usize]) -> (usize, Vec<usize>) {
+    let mut offsets: Vec<Option<usize>> = vec![None; buffers.len()];
     let mut arena_size = 0;
     for &b in order {
-        let (size, first, last) = spans[b];
-        let mut busy: Vec<(usize, usize)> = spans
-            .iter()
-            .zip(&offsets)
-            .filter(|((_, f, l), _)| *f <= last && first <= *l)
-            .filter_map(|((s, _, _), off)| off.map(|o| (o, o + s)))
-            .collect();
-        busy.sort_unstable();
-        let mut offset = 0;
-        for (start, end) in busy {
-            if offset + size <= start {
+        // Offsets `off` with off + rel < q_end and q_start < off + rel + size
+        // for some live piece q are taken: the open interval (lo, hi).
+        let mut taken: Vec<(i64, i64)> = Vec::new();
+        for &(rel, size, first, last) in &buffers[b] {
+            for (other, off) in buffers.iter().zip(&offsets) {
+                let Some(off) = off else { continue };
+                for &(q_rel, q_size, q_first, q_last) in other {
+                    if q_first <= last && first <= q_last {
+                        let q0 = (off + q_rel) as i64;
+                        taken.push((q0 - (rel + size) as i64, q0 + q_size as i64 - rel as i64));
+                    }
+                }
+            }
+        }
+        taken.sort_unstable();
+        let mut offset = 0i64;
+        for (lo, hi) in taken {
+            if offset <= lo {
                 break;
             }
-            offset = offset.max(align_up(end));
+            offset = offset.max(align_up(hi.max(0) as usize) as i64);
         }
+        let offset = offset as usize;
         offsets[b] = Some(offset);
-        arena_size = arena_size.max(offset + size);
+        arena_size = arena_size.max(offset + extent(&buffers[b]).0);
     }
     (
         arena_size,
         offsets.into_iter().map(|o| o.unwrap_or(0)).collect(),
     )
+}
+
+/// Output rows each band of a row-overwriting convolution holds at least
+/// (`mote_core::bands`): every band is one call of the kernel, whose fixed
+/// cost this amortises; each row more costs one output row of arena while
+/// the layer runs.
+pub const BAND_ROWS: usize = 4;
+
+/// The vertical geometry of CONV_2D or DEPTHWISE_CONV_2D op `op` (batch 1)
+/// as `mote_core::bands` computes it, or `None` for other ops.
+fn row_geometry(graph: &Graph, op: &Op) -> Option<mote_core::bands::Rows> {
+    let (stride, dilation, pad) = match op.code {
+        OpCode::Conv2d => {
+            let p = mote_core::kernels::conv2d::Params::decode(&op.params).ok()?;
+            (p.stride_h, p.dilation_h, p.pad_h)
+        }
+        OpCode::DepthwiseConv2d => {
+            let p = mote_core::kernels::depthwise_conv2d::Params::decode(&op.params).ok()?;
+            (p.stride_h, p.dilation_h, p.pad_h)
+        }
+        _ => return None,
+    };
+    let nhwc = |t: TensorId| -> Option<[usize; 4]> {
+        let s = &graph.tensors.get(t)?.shape;
+        (s.len() == 4 && s[0] == 1).then(|| [s[0], s[1], s[2], s[3]])
+    };
+    let [_, in_h, in_w, in_c] = nhwc(*op.inputs.first()?)?;
+    let [_, out_h, out_w, out_c] = nhwc(*op.outputs.first()?)?;
+    // OHWI (CONV_2D) or 1HWC (DEPTHWISE_CONV_2D): the height is dims[1].
+    let kh = *graph.tensors.get(*op.inputs.get(1)?)?.shape.get(1)?;
+    Some(mote_core::bands::Rows {
+        in_h,
+        in_row: in_w * in_c,
+        out_h,
+        out_row: out_w * out_c,
+        stride,
+        pad,
+        window: mote_core::kernels::effective_size(kh, dilation).ok()?,
+    })
+}
+
+/// The gap at which `op`'s output may sit before its input, computed in
+/// bands of at least [`BAND_ROWS`] rows; `None` if `op` cannot run so.
+pub fn row_gap(graph: &Graph, op: &Op) -> Option<usize> {
+    row_geometry(graph, op)?.gap_for(BAND_ROWS, ARENA_ALIGN)
 }
 
 /// The inputs `op` may write its output over: mirrors mote-core's
@@ -168,6 +240,12 @@ fn align_up(x: usize) -> usize {
 
 /// Plans the arena for `graph` (which should pass [`Graph::check`]).
 pub fn plan(graph: &Graph) -> Result<Plan> {
+    plan_with(graph, true)
+}
+
+/// [`plan`], with or without letting convolutions write over the top rows
+/// of their dying input (`row_overwrite`, `mote_core::bands`).
+pub fn plan_with(graph: &Graph, row_overwrite: bool) -> Result<Plan> {
     graph.check()?;
     let life = lifetimes(graph)?;
     let n = graph.tensors.len();
@@ -194,74 +272,150 @@ pub fn plan(graph: &Graph) -> Result<Plan> {
             }
         }
     }
-    struct Buffer {
-        root: TensorId,
-        size: usize,
-        first: u16,
-        last: u16,
-        offset: Option<usize>,
-    }
-    let mut buffers: Vec<Buffer> = Vec::new();
-    let mut buffer_of = vec![None; n];
+    // Buffers: one per in-place root, each tensor a piece at offset 0.
+    let mut buffer_of: Vec<Option<usize>> = vec![None; n];
+    let mut buffers: Vec<Vec<(TensorId, usize)>> = Vec::new();
     for id in 0..n {
-        let Some((first, last)) = life[id] else {
+        if life[id].is_none() {
             continue;
-        };
+        }
         let r = root[id];
-        let b = match buffers.iter().position(|b| b.root == r) {
-            Some(b) => {
-                buffers[b].first = buffers[b].first.min(first);
-                buffers[b].last = buffers[b].last.max(last);
-                b
-            }
+        let b = match buffer_of[r] {
+            Some(b) => b,
             None => {
-                buffers.push(Buffer {
-                    root: r,
-                    size: graph.tensors[id].byte_len(),
-                    first,
-                    last,
-                    offset: None,
-                });
+                buffers.push(Vec::new());
                 buffers.len() - 1
             }
         };
+        buffer_of[r] = Some(b);
         buffer_of[id] = Some(b);
+        buffers[b].push((id, 0));
+    }
+
+    // Convolutions that may write over the top rows of their dying input
+    // (mote_core::bands): each would join its output's buffer to the
+    // input's, `gap` bytes before it.
+    let mut rows: Vec<(TensorId, TensorId, usize)> = Vec::new(); // (input, output, gap)
+    for (k, op) in graph.ops.iter().enumerate() {
+        let time = (k + 1) as u16;
+        let (Some(&src), Some(&out)) = (op.inputs.first(), op.outputs.first()) else {
+            continue;
+        };
+        let (Some(bs), Some(bo)) = (buffer_of[src], buffer_of[out]) else {
+            continue;
+        };
+        if row_overwrite
+            && bs != bo
+            && buffer_last[root[src]] == time
+            && !graph.tensors[src].is_constant()
+        {
+            if let Some(gap) = row_gap(graph, op) {
+                rows.push((src, out, gap));
+            }
+        }
     }
 
     // Greedy first-fit placement depends on the order buffers are placed
     // in, and no single order wins on every graph (largest-first can strand
     // a small long-lived buffer above the big ones). Try a few classic
     // orders and keep the smallest arena; ties keep the earlier order.
-    let spans: Vec<Span> = buffers.iter().map(|b| (b.size, b.first, b.last)).collect();
+    // Joining a convolution's output to its input usually saves the
+    // smaller of the two, but it pins the pair together, so each join is
+    // kept only if the arena does not grow.
     let orders: [OrderKey; 3] = [
         // Largest first, then earliest.
-        |&(size, first, _)| (-(size as i64), i64::from(first)),
+        |p| {
+            let (size, first, _) = extent(p);
+            (-(size as i64), i64::from(first))
+        },
         // In order of first use (linear scan), larger first on ties.
-        |&(size, first, _)| (i64::from(first), -(size as i64)),
+        |p| {
+            let (size, first, _) = extent(p);
+            (i64::from(first), -(size as i64))
+        },
         // Largest size x lifetime first.
-        |&(size, first, last)| {
+        |p| {
+            let (size, first, last) = extent(p);
             (
                 -((size as i64) * (i64::from(last - first) + 1)),
                 i64::from(first),
             )
         },
     ];
-    let mut best: Option<(usize, Vec<usize>)> = None;
-    for key in orders {
-        let mut order: Vec<usize> = (0..spans.len()).collect();
-        order.sort_by_key(|&b| key(&spans[b]));
-        let (size, offsets) = place(&spans, &order);
-        if best.as_ref().is_none_or(|(s, _)| size < *s) {
-            best = Some((size, offsets));
+    let layout = |joined: &[bool]| -> (usize, Vec<(usize, usize)>, Vec<usize>) {
+        // Per tensor: (placed buffer, offset in it); buffers merged by joins.
+        let mut at: Vec<(usize, i64)> = (0..n).map(|id| (buffer_of[id].unwrap_or(0), 0)).collect();
+        let mut members: Vec<Vec<TensorId>> = buffers
+            .iter()
+            .map(|b| b.iter().map(|&(id, _)| id).collect())
+            .collect();
+        for (&(src, out, gap), _) in rows.iter().zip(joined).filter(|(_, &j)| j) {
+            let (into, from) = (at[src].0, at[out].0);
+            if into == from {
+                continue;
+            }
+            // The output's buffer moves to `gap` bytes before the input.
+            let shift = at[src].1 - gap as i64 - at[out].1;
+            let moved = std::mem::take(&mut members[from]);
+            for &id in &moved {
+                at[id] = (into, at[id].1 + shift);
+            }
+            members[into].extend(moved);
+            let low = members[into].iter().map(|&id| at[id].1).min().unwrap_or(0);
+            for &id in &members[into] {
+                at[id].1 -= low;
+            }
+        }
+        let live: Vec<usize> = (0..members.len())
+            .filter(|&b| !members[b].is_empty())
+            .collect();
+        let pieces: Vec<Vec<Piece>> = live
+            .iter()
+            .map(|&b| {
+                members[b]
+                    .iter()
+                    .filter_map(|&id| {
+                        let (first, last) = life[id]?;
+                        Some((at[id].1 as usize, graph.tensors[id].byte_len(), first, last))
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut best: Option<(usize, Vec<usize>)> = None;
+        for key in orders {
+            let mut order: Vec<usize> = (0..pieces.len()).collect();
+            order.sort_by_key(|&b| key(&pieces[b]));
+            let (size, offsets) = place(&pieces, &order);
+            if best.as_ref().is_none_or(|(s, _)| size < *s) {
+                best = Some((size, offsets));
+            }
+        }
+        let (size, placed) = best.unwrap_or((0, Vec::new()));
+        let mut buffer_offset = vec![0usize; members.len()];
+        for (&b, off) in live.iter().zip(placed) {
+            buffer_offset[b] = off;
+        }
+        let tensor_at = (0..n).map(|id| (at[id].0, at[id].1 as usize)).collect();
+        (size, tensor_at, buffer_offset)
+    };
+    let mut joined = vec![false; rows.len()];
+    let (mut arena_size, mut placed) = {
+        let (size, at, offs) = layout(&joined);
+        (size, (at, offs))
+    };
+    for j in 0..rows.len() {
+        joined[j] = true;
+        let (size, at, offs) = layout(&joined);
+        if size < arena_size {
+            arena_size = size;
+            placed = (at, offs);
+        } else {
+            joined[j] = false;
         }
     }
-    let (arena_size, placed) = best.unwrap_or((0, Vec::new()));
-    for (b, off) in buffers.iter_mut().zip(placed) {
-        b.offset = Some(off);
-    }
-
+    let (at, buffer_offset) = placed;
     let offsets = (0..n)
-        .map(|id| buffer_of[id].and_then(|b: usize| buffers[b].offset))
+        .map(|id| life[id].map(|_| buffer_offset[at[id].0] + at[id].1))
         .collect();
     Ok(Plan {
         offsets,
@@ -321,5 +475,71 @@ mod in_place_tests {
         assert_ne!(p.offsets[z], p.offsets[y]);
         // ADD overwrites one of its dying inputs.
         assert!(p.offsets[s] == p.offsets[y] || p.offsets[s] == p.offsets[z]);
+    }
+}
+
+#[cfg(test)]
+mod row_tests {
+    use super::*;
+    use mote_core::{Error, Model, PlanError};
+
+    fn counter() -> Graph {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/counter.tflite");
+        let g = crate::tflite::import(&std::fs::read(path).unwrap()).unwrap();
+        crate::fuse::fuse(&g).unwrap().graph
+    }
+
+    /// The counter's stem writes over its 48 KB input and the next layer
+    /// over the stem: the arena shrinks by most of the stem, and the output
+    /// bytes stay those of the plan without it.
+    #[test]
+    fn row_overwrite_shrinks_the_counter_and_changes_no_output() {
+        let g = counter();
+        let (with, without) = (plan_with(&g, true).unwrap(), plan_with(&g, false).unwrap());
+        assert!(
+            with.arena_size + 24 * 1024 < without.arena_size,
+            "{} vs {}",
+            with.arena_size,
+            without.arena_size
+        );
+        let stem = &g.ops[0];
+        let (x, y) = (stem.inputs[0], stem.outputs[0]);
+        let (ox, oy) = (with.offsets[x].unwrap(), with.offsets[y].unwrap());
+        assert!(oy < ox && ox < oy + g.tensors[y].byte_len(), "{oy} {ox}");
+        let blob_with = crate::blob::write(&g, &with).unwrap();
+        let blob_without = crate::blob::write(&g, &without).unwrap();
+        let len = g.tensors[g.inputs[0]].byte_len();
+        for seed in 0..3u32 {
+            let input: Vec<u8> = (0..len as u32)
+                .map(|i| (i.wrapping_mul(2654435761).wrapping_add(seed * 977) >> 13) as u8)
+                .collect();
+            assert_eq!(
+                crate::fuse::tests::run(&blob_with, &input),
+                crate::fuse::tests::run(&blob_without, &input)
+            );
+        }
+    }
+
+    /// A blob whose convolution output starts too close to its input (or
+    /// after it) is refused when parsed, naming the overlap.
+    #[test]
+    fn a_row_overwrite_without_room_is_refused() {
+        let g = counter();
+        let good = plan(&g).unwrap();
+        let stem = &g.ops[0];
+        let (x, y) = (stem.inputs[0], stem.outputs[0]);
+        let ox = good.offsets[x].unwrap();
+        for bad_offset in [ox, ox + ARENA_ALIGN, ox - ARENA_ALIGN] {
+            let mut bad = good.clone();
+            bad.offsets[y] = Some(bad_offset);
+            bad.arena_size = bad
+                .arena_size
+                .max(align_up(bad_offset + g.tensors[y].byte_len()));
+            let blob = crate::blob::write(&g, &bad).unwrap();
+            match Model::parse(&blob) {
+                Err(Error::Plan(PlanError::Overlap { .. })) => {}
+                other => panic!("offset {bad_offset}: {other:?}"),
+            }
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! accepted is exactly what run executes.
 mod ops;
 
+use crate::bands;
 use crate::error::{Error, OpError, Result};
 use crate::format::layout::limits::{MAX_OP_INPUTS, MAX_OP_WORDS};
 use crate::format::{DType, OpCode, TensorInfo};
@@ -32,6 +33,10 @@ pub(crate) struct Io<'x> {
     /// The input the plan placed on the output's bytes (written in place):
     /// its slot in `inputs` is empty and its values are in `output`.
     pub in_place: Option<usize>,
+    /// The rows this call computes, when the plan placed the output over the
+    /// top of its input ([`bands`]): `inputs[0]` and `output` hold only
+    /// those rows.
+    pub band: Option<bands::Band>,
 }
 
 impl<'m> Operands<'m> {
@@ -167,8 +172,24 @@ pub(crate) fn eval(model: &Model<'_>, k: u16, arena: &mut [u8]) -> Result<()> {
         return Ok(());
     }
 
+    if let Some((rows, input)) = row_overwrite(&ops).map_err(err)? {
+        return bands::run(&rows, arena, o0, input, |band, x, y| {
+            let mut inputs: [&[u8]; MAX_OP_INPUTS] = ops.consts;
+            *inputs.first_mut().ok_or(OpError::Arity)? = x;
+            let io = Io {
+                inputs,
+                output: y,
+                in_place: None,
+                band: Some(*band),
+            };
+            run_op(&ops, Some(io)).map(|_| ())
+        })
+        .map_err(err);
+    }
+
     // The plan guarantees the output overlaps no input, except one input
-    // the op may overwrite that has exactly the output's bytes: split the
+    // the op may overwrite that has exactly the output's bytes (or, above,
+    // its data input's top rows, for a convolution): split the
     // arena around the output so the kernel gets one `&mut` and many `&`.
     let mut in_place = None;
     for i in 0..ops.op.inputs {
@@ -205,6 +226,7 @@ pub(crate) fn eval(model: &Model<'_>, k: u16, arena: &mut [u8]) -> Result<()> {
             inputs,
             output,
             in_place,
+            band: None,
         }),
     )
     .map(|_| ())
@@ -280,6 +302,32 @@ pub(crate) fn may_overwrite(model: &Model<'_>, op: &OpInfo, i: u8) -> bool {
                 .is_some_and(|p| p.add.is_some() && i.checked_add(1) == Some(op.inputs))
         }
         _ => false,
+    }
+}
+
+/// When the plan placed op `ops`'s output over the top rows of its data
+/// input (FORMAT.md §6: a CONV_2D or DEPTHWISE_CONV_2D whose input 0 it
+/// overlaps, starting before it): the row geometry and the input's arena
+/// offset, for [`bands::run`]. `None` when the output overlaps no input
+/// that way. A placement the rows do not fit is an error (parse time
+/// rejects it, see `Model::check_op_overlap`).
+pub(crate) fn row_overwrite(
+    ops: &Operands<'_>,
+) -> core::result::Result<Option<(bands::Rows, usize)>, OpError> {
+    if !matches!(ops.op.code, OpCode::Conv2d | OpCode::DepthwiseConv2d) {
+        return Ok(None);
+    }
+    let (Some((o0, o1)), Some((s0, s1))) = (ops.output.arena_range(), ops.input(0)?.arena_range())
+    else {
+        return Ok(None);
+    };
+    if s1 <= o0 || o1 <= s0 {
+        return Ok(None);
+    }
+    let rows = ops::row_geometry(ops)?;
+    match s0.checked_sub(o0) {
+        Some(gap) if gap > 0 && rows.fits(gap) => Ok(Some((rows, s0))),
+        _ => Err(OpError::Tensors),
     }
 }
 
@@ -371,6 +419,30 @@ impl<'x> Io<'x> {
     /// The output as an int8 view of the tensor `t`.
     pub fn view_mut(self, t: &TensorInfo) -> core::result::Result<ViewMut<'x>, OpError> {
         Ok(ViewMut::new(shape4(t), as_i8_mut(self.output)?))
+    }
+
+    /// Input 0 (`input`) and the output (`output`) as views of the rows
+    /// this call computes, with the top padding of those rows: the whole
+    /// tensors and `pad` without a band, the band's rows otherwise
+    /// ([`bands`]; `stride` is the op's vertical stride).
+    pub fn rows(
+        self,
+        input: &TensorInfo,
+        output: &TensorInfo,
+        pad: usize,
+        stride: usize,
+    ) -> core::result::Result<(View<'x>, ViewMut<'x>, usize), OpError> {
+        let (xs, os) = (shape4(input), shape4(output));
+        let ((xs, os), pad) = match self.band {
+            Some(b) => (b.shapes(xs, os), b.pad(pad, stride)),
+            None => ((xs, os), pad),
+        };
+        let x = self.inputs.first().copied().ok_or(OpError::Arity)?;
+        Ok((
+            View::new(xs, as_i8(x)?),
+            ViewMut::new(os, as_i8_mut(self.output)?),
+            pad,
+        ))
     }
 }
 

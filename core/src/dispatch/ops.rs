@@ -9,12 +9,13 @@
 // With only some `op-*` features, the glue of the others is unused.
 #![cfg_attr(not(feature = "all-ops"), allow(dead_code))]
 use super::{as_i8, as_i8_mut, in_place_binary, in_place_unary, shape4, Io, OpResult, Operands};
+use crate::bands::Rows;
 use crate::error::OpError;
 use crate::format::{DType, TensorInfo};
 use crate::kernels::{
     add, average_pool2d, check_bias, concatenation, conv2d, conv2d_fused, depthwise_conv2d,
-    dequantize, fully_connected, hard_swish, input_view::MAX_PARTS, leaky_relu, logistic,
-    max_pool2d, mean, mul, pad, pool, quantize, resize_bilinear, resize_nearest, softmax,
+    dequantize, effective_size, fully_connected, hard_swish, input_view::MAX_PARTS, leaky_relu,
+    logistic, max_pool2d, mean, mul, pad, pool, quantize, resize_bilinear, resize_nearest, softmax,
     KernelError, PerChannel, Shape4, View, ViewMut,
 };
 use crate::le::I32s;
@@ -83,15 +84,9 @@ pub(super) fn conv2d(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResult {
     let os = shape4(w.output);
     p.validate(shape4(w.input), w.filter, os)?;
     if let Some(io) = io {
-        let x = io.view(0, w.input)?;
-        conv2d::eval(
-            &p,
-            x,
-            w.filter_view(),
-            Some(w.bias),
-            w.quant,
-            io.view_mut(w.output)?,
-        )?;
+        let (x, out, pad_h) = io.rows(w.input, w.output, p.pad_h, p.stride_h)?;
+        let p = conv2d::Params { pad_h, ..p };
+        conv2d::eval(&p, x, w.filter_view(), Some(w.bias), w.quant, out)?;
     }
     Ok(p.macs(w.filter, os))
 }
@@ -104,8 +99,8 @@ pub(super) fn depthwise_conv2d(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResu
     let os = shape4(w.output);
     p.validate(shape4(w.input), w.filter, os)?;
     if let Some(io) = io {
-        let x = io.view(0, w.input)?;
-        let out = io.view_mut(w.output)?;
+        let (x, out, pad_h) = io.rows(w.input, w.output, p.pad_h, p.stride_h)?;
+        let p = depthwise_conv2d::Params { pad_h, ..p };
         depthwise_conv2d::eval(&p, x, w.filter_view(), Some(w.bias), w.quant, out)?;
     }
     Ok(p.macs(w.filter, os))
@@ -124,6 +119,38 @@ pub(super) fn fully_connected(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResul
         fully_connected::eval(&p, x, w.filter_view(), Some(w.bias), w.quant, out)?;
     }
     Ok(p.macs(w.filter, os))
+}
+
+/// The vertical geometry of a CONV_2D or DEPTHWISE_CONV_2D (batch 1), for
+/// running it in row bands ([`crate::bands`]).
+pub(super) fn row_geometry(ops: &Operands<'_>) -> Result<Rows, OpError> {
+    let w = weighted(ops)?;
+    let (stride, dilation, pad) = match ops.op.code {
+        crate::format::OpCode::Conv2d => {
+            let p = conv2d::Params::decode(ops.words())?;
+            (p.stride_h, p.dilation_h, p.pad_h)
+        }
+        crate::format::OpCode::DepthwiseConv2d => {
+            let p = depthwise_conv2d::Params::decode(ops.words())?;
+            (p.stride_h, p.dilation_h, p.pad_h)
+        }
+        _ => return Err(OpError::Unsupported),
+    };
+    let (input, output) = (shape4(w.input), shape4(w.output));
+    if input.n != 1 || output.n != 1 {
+        return Err(OpError::Tensors);
+    }
+    let window = effective_size(w.filter.h, dilation)?;
+    let row = |s: Shape4| s.w.checked_mul(s.c).ok_or(OpError::Tensors);
+    Ok(Rows {
+        in_h: input.h,
+        in_row: row(input)?,
+        out_h: output.h,
+        out_row: row(output)?,
+        stride,
+        pad,
+        window,
+    })
 }
 
 /// Binary element-wise operands: two int8 tensors (activations or

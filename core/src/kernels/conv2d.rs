@@ -10,8 +10,9 @@
 
 use super::fast::epilogue::Store;
 use super::{
-    activation_range, check_bias, check_extent, check_len, compute_out_size, compute_padding, word,
-    Activation, KernelError, Padding, PerChannel, Quant, Shape4, View, ViewMut, Words, MAX_DIM,
+    activation_range, check_band_extent, check_bias, check_extent, check_len, compute_out_size,
+    compute_padding, word, Activation, Extent, KernelError, Padding, PerChannel, Quant, Shape4,
+    View, ViewMut, Words, MAX_DIM,
 };
 use crate::le::I32s;
 use crate::quant::multiply_by_quantized_multiplier;
@@ -191,6 +192,28 @@ impl Params {
         filter: Shape4,
         output: Shape4,
     ) -> Result<(), KernelError> {
+        self.validate_with(input, filter, output, check_extent)
+    }
+
+    /// [`Params::validate`] with the vertical extent checked by
+    /// [`check_band_extent`]: what the kernel computes, a band of rows of a
+    /// taller image included ([`crate::bands`]).
+    pub fn validate_rows(
+        &self,
+        input: Shape4,
+        filter: Shape4,
+        output: Shape4,
+    ) -> Result<(), KernelError> {
+        self.validate_with(input, filter, output, check_band_extent)
+    }
+
+    fn validate_with(
+        &self,
+        input: Shape4,
+        filter: Shape4,
+        output: Shape4,
+        vertical: Extent,
+    ) -> Result<(), KernelError> {
         self.check()?;
         input.check()?;
         filter.check()?;
@@ -207,7 +230,7 @@ impl Params {
         {
             return Err(KernelError::Shape);
         }
-        check_extent(
+        vertical(
             input.h,
             filter.h,
             self.stride_h,
@@ -294,7 +317,7 @@ fn check_operands(
     output: Shape4,
     output_len: usize,
 ) -> Result<(), KernelError> {
-    p.validate(input.shape, filter.shape, output)?;
+    p.validate_rows(input.shape, filter.shape, output)?;
     check_len(input.shape, input.data.len())?;
     check_len(filter.shape, filter.data.len())?;
     check_len(output, output_len)?;

@@ -317,6 +317,16 @@ pub fn compute_padding(
     Some(if total > 0 { (total / 2) as usize } else { 0 })
 }
 
+/// The rows (or columns) a window of `filter` taps spaced `dilation`
+/// apart spans.
+pub fn effective_size(filter: usize, dilation: usize) -> Result<usize, KernelError> {
+    filter
+        .checked_sub(1)
+        .and_then(|f| f.checked_mul(dilation))
+        .and_then(|f| f.checked_add(1))
+        .ok_or(KernelError::Shape)
+}
+
 /// Checks one spatial extent against TFLite's output-size rule: with
 /// before-padding `pad`, the total padding is `2 * pad` or `2 * pad + 1` and
 /// `out = (in + total - effective_filter) / stride + 1`. This rejects an
@@ -330,11 +340,7 @@ pub fn check_extent(
     pad: usize,
     out: usize,
 ) -> Result<(), KernelError> {
-    let effective = filter
-        .checked_sub(1)
-        .and_then(|f| f.checked_mul(dilation))
-        .and_then(|f| f.checked_add(1))
-        .ok_or(KernelError::Shape)?;
+    let effective = effective_size(filter, dilation)?;
     if stride == 0 {
         return Err(KernelError::Param);
     }
@@ -345,6 +351,49 @@ pub fn check_extent(
             .is_some_and(|span| span / stride + 1 == out)
     };
     if fits(2 * pad) || fits(2 * pad + 1) {
+        Ok(())
+    } else {
+        Err(KernelError::Shape)
+    }
+}
+
+/// A check of one spatial extent: [`check_extent`] or [`check_band_extent`].
+pub type Extent = fn(usize, usize, usize, usize, usize, usize) -> Result<(), KernelError>;
+
+/// [`check_extent`] as the kernels check it before touching data: also
+/// accepts a band of rows cut from a taller image, whose padding is
+/// lopsided (only the first band has the top padding, only the last the
+/// bottom). A band's bottom padding is less than one window, and fewer than
+/// `stride` input rows go unread at its end. The runtime runs a convolution
+/// in such bands when the plan places its output over its own input
+/// ([`crate::bands`]); the kernels index-check every read, so they compute
+/// any such geometry exactly.
+pub fn check_band_extent(
+    in_size: usize,
+    filter: usize,
+    stride: usize,
+    dilation: usize,
+    pad: usize,
+    out: usize,
+) -> Result<(), KernelError> {
+    if check_extent(in_size, filter, stride, dilation, pad, out).is_ok() {
+        return Ok(());
+    }
+    if stride == 0 {
+        return Err(KernelError::Param);
+    }
+    let effective = effective_size(filter, dilation)?;
+    // In padded coordinates the real rows are [pad, pad + in_size) and the
+    // last output row's window starts at `last`.
+    let last = out
+        .checked_sub(1)
+        .and_then(|o| o.checked_mul(stride))
+        .ok_or(KernelError::Shape)?;
+    let real_end = pad.checked_add(in_size).ok_or(KernelError::Shape)?;
+    let window_end = last.checked_add(effective).ok_or(KernelError::Shape)?;
+    let reaches_real_rows = last < real_end;
+    let few_unread = real_end <= window_end.saturating_add(stride - 1);
+    if in_size > 0 && reaches_real_rows && few_unread {
         Ok(())
     } else {
         Err(KernelError::Shape)

@@ -13,13 +13,21 @@ pub struct Args {
     /// Where to write the blob.
     #[arg(short, long)]
     output: PathBuf,
+    /// Number the activations first, as `mote export` does: the blob of a
+    /// `.tflite` that `mote export` wrote is then the exported blob, byte
+    /// for byte (how `models/NAME.mote` is re-planned from `models/NAME.tflite`).
+    #[arg(long)]
+    renumber: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
     let bytes =
         std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
-    let graph =
+    let mut graph =
         tflite::import(&bytes).with_context(|| format!("importing {}", args.input.display()))?;
+    if args.renumber {
+        graph.reorder_activations_first();
+    }
     let (blob, fused) = blob::export_fused(&graph)?;
     let graph = fused.graph;
     let plan = plan::plan(&graph)?;
