@@ -231,14 +231,16 @@ mod tests {
         Ok(())
     }
 
-    fn geometry() -> impl Strategy<
-        Value = (
-            Shape4,
-            (usize, usize, usize),
-            (usize, usize, bool),
-            (i32, i32),
-        ),
-    > {
+    /// An input shape, (channels or multiplier, kernel h, kernel w),
+    /// (vertical stride, vertical dilation, SAME?) and the zero points.
+    type Geometry = (
+        Shape4,
+        (usize, usize, usize),
+        (usize, usize, bool),
+        (i32, i32),
+    );
+
+    fn geometry() -> impl Strategy<Value = Geometry> {
         (
             (1usize..=12, 1usize..=5, 1usize..=4),
             (1usize..=3, 1usize..=3, 1usize..=3),
