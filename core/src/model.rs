@@ -454,8 +454,10 @@ impl<'a> Model<'a> {
     }
 
     /// An op's output shares bytes with none of its activation inputs,
-    /// except one input it may overwrite placed exactly on it (RESHAPE
-    /// aside, whose in-place form is checked by [`Model::check_plan`]).
+    /// except one input it may overwrite placed exactly on it, or a
+    /// convolution's data input whose top rows it grows over
+    /// (`crate::bands`) (RESHAPE aside, whose in-place form is checked by
+    /// [`Model::check_plan`]).
     fn check_op_overlap(&self, k: u16, op: &OpInfo) -> Result<()> {
         if op.code == OpCode::Reshape {
             return Ok(());
