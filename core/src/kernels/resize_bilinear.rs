@@ -116,37 +116,65 @@ pub fn eval(p: &Params, input: View<'_>, output: ViewMut<'_>) -> Result<(), Kern
     let (in_h, in_w) = (i.h as i32, i.w as i32);
     let sh = scale_10(in_h, o.h as i32, p.align_corners);
     let sw = scale_10(in_w, o.w as i32, p.align_corners);
-    let px = |n: usize, y: i32, x: i32| -> Result<&[i8], KernelError> {
-        let base = ((n * i.h + y as usize) * i.w + x as usize) * i.c;
-        input.data.get(base..base + i.c).ok_or(KernelError::Length)
+    let row_len = i.w * i.c;
+    let row = |n: usize, y: i32| -> Result<&[i8], KernelError> {
+        let base = (n * i.h + y as usize) * row_len;
+        input
+            .data
+            .get(base..base + row_len)
+            .ok_or(KernelError::Length)
     };
-    let mut outs = output.data.iter_mut();
+    let c = i.c;
+    if output.data.is_empty() {
+        return Ok(());
+    }
+    let mut pixels = output.data.chunks_exact_mut(i.c.max(1));
     for n in 0..o.n {
         for y in 0..o.h {
             let (iy, y0, y1) = interpolation(y as i32, sh, p.half_pixel_centers, in_h);
-            let fy = i64::from(iy - (1 << 10) * y0);
+            let fy = iy - (1 << 10) * y0;
+            // Rows y0 and y1 (TFLM's "lower" and "upper" y).
+            let (row0, row1) = (row(n, y0)?, row(n, y1)?);
             for x in 0..o.w {
                 let (ix, x0, x1) = interpolation(x as i32, sw, p.half_pixel_centers, in_w);
-                let fx = i64::from(ix - (1 << 10) * x0);
+                let fx = ix - (1 << 10) * x0;
+                // TFLM sums in 64 bits; 32 are exact here. `scaled >= -512`,
+                // so each fraction is in [-512, 1024): the four weights'
+                // magnitudes add up to at most 2048^2 = 2^22, the sum of
+                // int8 values times them stays within 2^29, and the
+                // rounding term keeps it below 2^31.
+                let w = [
+                    ((1 << 10) - fy) * ((1 << 10) - fx),
+                    fy * ((1 << 10) - fx),
+                    ((1 << 10) - fy) * fx,
+                    fy * fx,
+                ];
                 let (ll, lu, rl, ru) = (
-                    px(n, y0, x0)?,
-                    px(n, y1, x0)?,
-                    px(n, y0, x1)?,
-                    px(n, y1, x1)?,
+                    pixel(row0, x0, c)?,
+                    pixel(row1, x0, c)?,
+                    pixel(row0, x1, c)?,
+                    pixel(row1, x1, c)?,
                 );
-                for c in 0..i.c {
-                    let at = |s: &[i8]| s.get(c).copied().map(i64::from).ok_or(KernelError::Length);
-                    let sum = at(ll)? * (1024 - fy) * (1024 - fx)
-                        + at(lu)? * fy * (1024 - fx)
-                        + at(rl)? * (1024 - fy) * fx
-                        + at(ru)? * fy * fx;
+                let out = pixels.next().ok_or(KernelError::Length)?;
+                let corners = ll.iter().zip(lu).zip(rl).zip(ru);
+                for (o, (((&v_ll, &v_lu), &v_rl), &v_ru)) in out.iter_mut().zip(corners) {
+                    let sum = i32::from(v_ll) * w[0]
+                        + i32::from(v_lu) * w[1]
+                        + i32::from(v_rl) * w[2]
+                        + i32::from(v_ru) * w[3];
                     let round = if sum > 0 { 1 << 19 } else { -(1 << 19) };
-                    *outs.next().ok_or(KernelError::Length)? = ((sum + round) / (1 << 20)) as i8;
+                    *o = ((sum + round) / (1 << 20)) as i8;
                 }
             }
         }
     }
     Ok(())
+}
+
+/// Pixel `x` (of `c` channels) of an image row.
+fn pixel(row: &[i8], x: i32, c: usize) -> Result<&[i8], KernelError> {
+    let base = x as usize * c;
+    row.get(base..base + c).ok_or(KernelError::Length)
 }
 
 #[cfg(test)]
@@ -155,8 +183,58 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// TFLM's formula as written there: 64-bit sums, per element.
+    fn reference(p: &Params, i: Shape4, o: Shape4, x: &[i8]) -> Vec<i8> {
+        let sh = scale_10(i.h as i32, o.h as i32, p.align_corners);
+        let sw = scale_10(i.w as i32, o.w as i32, p.align_corners);
+        let mut out = Vec::new();
+        for n in 0..o.n {
+            for y in 0..o.h {
+                let (iy, y0, y1) = interpolation(y as i32, sh, p.half_pixel_centers, i.h as i32);
+                for xx in 0..o.w {
+                    let (ix, x0, x1) =
+                        interpolation(xx as i32, sw, p.half_pixel_centers, i.w as i32);
+                    for c in 0..o.c {
+                        let g = |yy: i32, xq: i32| {
+                            i64::from(x[((n * i.h + yy as usize) * i.w + xq as usize) * i.c + c])
+                        };
+                        let (fy, fx) = (i64::from(iy - 1024 * y0), i64::from(ix - 1024 * x0));
+                        let sum = g(y0, x0) * (1024 - fy) * (1024 - fx)
+                            + g(y1, x0) * fy * (1024 - fx)
+                            + g(y0, x1) * (1024 - fy) * fx
+                            + g(y1, x1) * fy * fx;
+                        let round = if sum > 0 { 1 << 19 } else { -(1 << 19) };
+                        out.push(((sum + round) / (1 << 20)) as i8);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// The 32-bit sums equal TFLM's 64-bit ones on any sizes (up and
+        /// down), every mode and extreme int8 values.
+        #[test]
+        fn equals_the_64_bit_formula(
+            ih in 1usize..=9, iw in 1usize..=9, oh in 1usize..=12, ow in 1usize..=12,
+            c in 1usize..=3, mode in 0u8..3,
+            x in proptest::collection::vec(prop_oneof![Just(-128i8), Just(127i8), any::<i8>()], 9 * 9 * 3),
+        ) {
+            let (ac, hp) = [(false, false), (true, false), (false, true)][mode as usize];
+            let p = prepare(ac, hp).unwrap();
+            let (i, o) = (Shape4::new(1, ih, iw, c), Shape4::new(1, oh, ow, c));
+            let x = &x[..i.elements().unwrap()];
+            if p.validate(i, o).is_err() {
+                return Ok(());
+            }
+            let mut out = vec![0i8; o.elements().unwrap()];
+            eval(&p, View::new(i, x), ViewMut::new(o, &mut out)).unwrap();
+            prop_assert_eq!(out, reference(&p, i, o, x));
+        }
+
         #[test]
         fn close_to_float_bilinear_and_exact_on_copies(
             dims in (1usize..=2, 1usize..=6, 1usize..=6, 1usize..=4),
