@@ -267,13 +267,13 @@ impl Preprocessor {
         let mut pixels = dst.chunks_exact_mut(self.channels);
         for oy in 0..g.out_height {
             let (y0, y1) = g.span_y(oy);
+            // The frame rows of this model row, sliced once for all its pixels.
+            let block = frame.get(y0 * row_len..y1 * row_len).ok_or(short)?;
             for ox in 0..g.out_width {
                 let (x0, x1) = g.span_x(ox);
                 let mut sum = [0u32; 3];
                 let mut n = 0u32;
-                for y in y0..y1 {
-                    let start = y * row_len;
-                    let row = frame.get(start..start + row_len).ok_or(short)?;
+                for row in block.chunks_exact(row_len.max(1)) {
                     for x in x0..x1 {
                         let rgb = D::rgb(row, x).ok_or(short)?;
                         for (s, v) in sum.iter_mut().zip(rgb) {
