@@ -14,7 +14,7 @@
 //! The host leaves some slack in `gap` so that bands hold several rows: each
 //! kernel call has a fixed cost.
 use crate::error::{Error, OpError, Result};
-use crate::kernels::Shape4;
+use crate::kernels::{conv2d, depthwise_conv2d, effective_size, Shape4};
 
 /// The vertical geometry of a convolution whose rows are computed in bands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,39 @@ impl Band {
 }
 
 impl Rows {
+    /// The rows of a CONV_2D (or, `depthwise`, a DEPTHWISE_CONV_2D) with
+    /// parameter words `words`, NHWC `input` and `output` and a filter
+    /// `filter_h` taps high; `None` unless both are one image and the
+    /// words decode. The runtime and the host's planner both take the
+    /// geometry from here.
+    pub fn of_conv(
+        depthwise: bool,
+        words: &[i32],
+        input: Shape4,
+        filter_h: usize,
+        output: Shape4,
+    ) -> Option<Rows> {
+        let (stride, dilation, pad) = if depthwise {
+            let p = depthwise_conv2d::Params::decode(words).ok()?;
+            (p.stride_h, p.dilation_h, p.pad_h)
+        } else {
+            let p = conv2d::Params::decode(words).ok()?;
+            (p.stride_h, p.dilation_h, p.pad_h)
+        };
+        if input.n != 1 || output.n != 1 {
+            return None;
+        }
+        Some(Rows {
+            in_h: input.h,
+            in_row: input.w.checked_mul(input.c)?,
+            out_h: output.h,
+            out_row: output.w.checked_mul(output.c)?,
+            stride,
+            pad,
+            window: effective_size(filter_h, dilation).ok()?,
+        })
+    }
+
     /// The first input row that output row `y` reads.
     fn first_read(&self, y: usize) -> usize {
         y.saturating_mul(self.stride).saturating_sub(self.pad)

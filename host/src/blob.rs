@@ -25,13 +25,13 @@ pub fn export(graph: &Graph) -> Result<Vec<u8>> {
 pub fn export_fused(graph: &Graph) -> Result<(Vec<u8>, Fused)> {
     let deferred = fuse::fuse_with(graph, true)?;
     let in_order = fuse::fuse_with(graph, false)?;
-    let fused = if plan::plan(&in_order.graph)?.arena_size < plan::plan(&deferred.graph)?.arena_size
-    {
-        in_order
+    let (p_deferred, p_in_order) = (plan::plan(&deferred.graph)?, plan::plan(&in_order.graph)?);
+    let (fused, plan) = if p_in_order.arena_size < p_deferred.arena_size {
+        (in_order, p_in_order)
     } else {
-        deferred
+        (deferred, p_deferred)
     };
-    let bytes = export_unfused(&fused.graph)?;
+    let bytes = write_checked(&fused.graph, &plan)?;
     Ok((bytes, fused))
 }
 
@@ -41,16 +41,17 @@ pub fn export_fused(graph: &Graph) -> Result<(Vec<u8>, Fused)> {
 /// figures do, without the per-band calls a row-overwriting plan adds.
 pub fn export_whole_tensors(graph: &Graph) -> Result<Vec<u8>> {
     let fused = fuse::fuse(graph)?;
-    let plan = plan::plan_with(&fused.graph, false)?;
-    let bytes = write(&fused.graph, &plan)?;
-    Model::parse(&bytes).map_err(|e| anyhow!("the written blob does not parse: {e}"))?;
-    Ok(bytes)
+    write_checked(&fused.graph, &plan::plan_with(&fused.graph, false)?)
 }
 
 /// Plans and writes `graph` as it is, without fusing ops.
 pub fn export_unfused(graph: &Graph) -> Result<Vec<u8>> {
-    let plan = plan::plan(graph)?;
-    let bytes = write(graph, &plan)?;
+    write_checked(graph, &plan::plan(graph)?)
+}
+
+/// [`write`], then parses the bytes as the device would.
+fn write_checked(graph: &Graph, plan: &Plan) -> Result<Vec<u8>> {
+    let bytes = write(graph, plan)?;
     Model::parse(&bytes).map_err(|e| anyhow!("the written blob does not parse: {e}"))?;
     Ok(bytes)
 }

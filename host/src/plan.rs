@@ -19,6 +19,7 @@
 use anyhow::{ensure, Result};
 
 use crate::graph::{Graph, Op, OpCode, TensorId};
+use mote_core::kernels::Shape4;
 
 /// Arena alignment of every activation offset (and of the arena itself).
 pub const ARENA_ALIGN: usize = 16;
@@ -151,34 +152,21 @@ pub const BAND_ROWS: usize = 4;
 /// The vertical geometry of CONV_2D or DEPTHWISE_CONV_2D op `op` (batch 1)
 /// as `mote_core::bands` computes it, or `None` for other ops.
 fn row_geometry(graph: &Graph, op: &Op) -> Option<mote_core::bands::Rows> {
-    let (stride, dilation, pad) = match op.code {
-        OpCode::Conv2d => {
-            let p = mote_core::kernels::conv2d::Params::decode(&op.params).ok()?;
-            (p.stride_h, p.dilation_h, p.pad_h)
-        }
-        OpCode::DepthwiseConv2d => {
-            let p = mote_core::kernels::depthwise_conv2d::Params::decode(&op.params).ok()?;
-            (p.stride_h, p.dilation_h, p.pad_h)
-        }
+    let depthwise = match op.code {
+        OpCode::Conv2d => false,
+        OpCode::DepthwiseConv2d => true,
         _ => return None,
     };
-    let nhwc = |t: TensorId| -> Option<[usize; 4]> {
-        let s = &graph.tensors.get(t)?.shape;
-        (s.len() == 4 && s[0] == 1).then(|| [s[0], s[1], s[2], s[3]])
+    let shape = |t: TensorId| -> Option<Shape4> {
+        match graph.tensors.get(t)?.shape[..] {
+            [n, h, w, c] => Some(Shape4::new(n, h, w, c)),
+            _ => None,
+        }
     };
-    let [_, in_h, in_w, in_c] = nhwc(*op.inputs.first()?)?;
-    let [_, out_h, out_w, out_c] = nhwc(*op.outputs.first()?)?;
     // OHWI (CONV_2D) or 1HWC (DEPTHWISE_CONV_2D): the height is dims[1].
-    let kh = *graph.tensors.get(*op.inputs.get(1)?)?.shape.get(1)?;
-    Some(mote_core::bands::Rows {
-        in_h,
-        in_row: in_w * in_c,
-        out_h,
-        out_row: out_w * out_c,
-        stride,
-        pad,
-        window: mote_core::kernels::effective_size(kh, dilation).ok()?,
-    })
+    let filter = shape(*op.inputs.get(1)?)?;
+    let (input, output) = (shape(*op.inputs.first()?)?, shape(*op.outputs.first()?)?);
+    mote_core::bands::Rows::of_conv(depthwise, &op.params, input, filter.h, output)
 }
 
 /// The gap at which `op`'s output may sit before its input, computed in
@@ -272,9 +260,9 @@ pub fn plan_with(graph: &Graph, row_overwrite: bool) -> Result<Plan> {
             }
         }
     }
-    // Buffers: one per in-place root, each tensor a piece at offset 0.
+    // Buffers: the tensors of one in-place root, all at its offset.
     let mut buffer_of: Vec<Option<usize>> = vec![None; n];
-    let mut buffers: Vec<Vec<(TensorId, usize)>> = Vec::new();
+    let mut buffers: Vec<Vec<TensorId>> = Vec::new();
     for id in 0..n {
         if life[id].is_none() {
             continue;
@@ -289,7 +277,7 @@ pub fn plan_with(graph: &Graph, row_overwrite: bool) -> Result<Plan> {
         };
         buffer_of[r] = Some(b);
         buffer_of[id] = Some(b);
-        buffers[b].push((id, 0));
+        buffers[b].push(id);
     }
 
     // Convolutions that may write over the top rows of their dying input
@@ -345,10 +333,7 @@ pub fn plan_with(graph: &Graph, row_overwrite: bool) -> Result<Plan> {
     let layout = |joined: &[bool]| -> (usize, Vec<(usize, usize)>, Vec<usize>) {
         // Per tensor: (placed buffer, offset in it); buffers merged by joins.
         let mut at: Vec<(usize, i64)> = (0..n).map(|id| (buffer_of[id].unwrap_or(0), 0)).collect();
-        let mut members: Vec<Vec<TensorId>> = buffers
-            .iter()
-            .map(|b| b.iter().map(|&(id, _)| id).collect())
-            .collect();
+        let mut members = buffers.clone();
         for (&(src, out, gap), _) in rows.iter().zip(joined).filter(|(_, &j)| j) {
             let (into, from) = (at[src].0, at[out].0);
             if into == from {
@@ -399,21 +384,17 @@ pub fn plan_with(graph: &Graph, row_overwrite: bool) -> Result<Plan> {
         (size, tensor_at, buffer_offset)
     };
     let mut joined = vec![false; rows.len()];
-    let (mut arena_size, mut placed) = {
-        let (size, at, offs) = layout(&joined);
-        (size, (at, offs))
-    };
+    let mut best = layout(&joined);
     for j in 0..rows.len() {
         joined[j] = true;
-        let (size, at, offs) = layout(&joined);
-        if size < arena_size {
-            arena_size = size;
-            placed = (at, offs);
+        let candidate = layout(&joined);
+        if candidate.0 < best.0 {
+            best = candidate;
         } else {
             joined[j] = false;
         }
     }
-    let (at, buffer_offset) = placed;
+    let (arena_size, at, buffer_offset) = best;
     let offsets = (0..n)
         .map(|id| life[id].map(|_| buffer_offset[at[id].0] + at[id].1))
         .collect();

@@ -14,8 +14,8 @@ use crate::error::OpError;
 use crate::format::{DType, TensorInfo};
 use crate::kernels::{
     add, average_pool2d, check_bias, concatenation, conv2d, conv2d_fused, depthwise_conv2d,
-    dequantize, effective_size, fully_connected, hard_swish, input_view::MAX_PARTS, leaky_relu,
-    logistic, max_pool2d, mean, mul, pad, pool, quantize, resize_bilinear, resize_nearest, softmax,
+    dequantize, fully_connected, hard_swish, input_view::MAX_PARTS, leaky_relu, logistic,
+    max_pool2d, mean, mul, pad, pool, quantize, resize_bilinear, resize_nearest, softmax,
     KernelError, PerChannel, Shape4, View, ViewMut,
 };
 use crate::le::I32s;
@@ -125,32 +125,13 @@ pub(super) fn fully_connected(ops: &Operands<'_>, io: Option<Io<'_>>) -> OpResul
 /// running it in row bands ([`crate::bands`]).
 pub(super) fn row_geometry(ops: &Operands<'_>) -> Result<Rows, OpError> {
     let w = weighted(ops)?;
-    let (stride, dilation, pad) = match ops.op.code {
-        crate::format::OpCode::Conv2d => {
-            let p = conv2d::Params::decode(ops.words())?;
-            (p.stride_h, p.dilation_h, p.pad_h)
-        }
-        crate::format::OpCode::DepthwiseConv2d => {
-            let p = depthwise_conv2d::Params::decode(ops.words())?;
-            (p.stride_h, p.dilation_h, p.pad_h)
-        }
+    let depthwise = match ops.op.code {
+        crate::format::OpCode::Conv2d => false,
+        crate::format::OpCode::DepthwiseConv2d => true,
         _ => return Err(OpError::Unsupported),
     };
     let (input, output) = (shape4(w.input), shape4(w.output));
-    if input.n != 1 || output.n != 1 {
-        return Err(OpError::Tensors);
-    }
-    let window = effective_size(w.filter.h, dilation)?;
-    let row = |s: Shape4| s.w.checked_mul(s.c).ok_or(OpError::Tensors);
-    Ok(Rows {
-        in_h: input.h,
-        in_row: row(input)?,
-        out_h: output.h,
-        out_row: row(output)?,
-        stride,
-        pad,
-        window,
-    })
+    Rows::of_conv(depthwise, ops.words(), input, w.filter.h, output).ok_or(OpError::Tensors)
 }
 
 /// Binary element-wise operands: two int8 tensors (activations or
