@@ -1,9 +1,10 @@
 //! Training on tiny hand-drawn data: the loop learns, checkpoints round-trip,
-//! folders load, pre-training touches only the encoder.
+//! folders load, pre-training touches only the encoder, a batch shared over
+//! threads gives the whole batch's gradients.
 use std::path::PathBuf;
 
 use candle_core::Tensor;
-use mote_host::train::arch::{Task, SEG_CLASSES};
+use mote_host::train::arch::{Act, Arch, ArchBuilder, Shape, Task, SEG_CLASSES};
 use mote_host::train::augment::Augment;
 use mote_host::train::batch::{collate, BatchTarget, Target};
 use mote_host::train::checkpoint;
@@ -12,6 +13,7 @@ use mote_host::train::data::{
 };
 use mote_host::train::metrics::Score;
 use mote_host::train::net::Net;
+use mote_host::train::parallel;
 use mote_host::train::pretrain::{pretrain, PretrainConfig};
 use mote_host::train::rng::Rng;
 use mote_host::train::run::{run, Pretrain, RunSpec};
@@ -303,4 +305,116 @@ fn a_run_leaves_checkpoints_and_logs() {
     assert!(run_txt.contains("task=segmenter") && run_txt.contains("pretrain=fractals"));
     let net = Net::new(Task::Segmenter.arch().unwrap(), 9).unwrap();
     checkpoint::load(&net, &dir.join("out/best.safetensors")).unwrap();
+}
+
+/// A counter-shaped net without batch norm. Its batch loss (density MSE and
+/// count L1, both means over images) is the mean of its images' losses, so
+/// gradients summed over shards must equal the whole batch's.
+fn plain_counter() -> Arch {
+    let mut b = ArchBuilder::new("plain", Shape::new(128, 128, 3));
+    let x = b.input();
+    let s = b.conv_plain("stem", x, 3, 2, 8, Act::Relu6).unwrap();
+    let d = b.depthwise_with("dw", s, 2, Act::Relu6, false).unwrap();
+    let y = b.conv_plain("density", d, 1, 1, 1, Act::Relu).unwrap();
+    b.finish(y, d).unwrap()
+}
+
+#[test]
+fn shards_split_images_and_targets_in_order() {
+    let t = Trainer::new(
+        Net::new(plain_counter(), 5).unwrap(),
+        quiet(Task::Counter, 1e-3),
+        6,
+        vec![],
+    )
+    .unwrap();
+    let b = t.load(&crowds(6, 2), &[0, 1, 2, 3, 4, 5], None).unwrap();
+    let shards = b.shards(4).unwrap();
+    let sizes: Vec<usize> = shards.iter().map(|s| s.len()).collect();
+    assert_eq!(sizes, [2, 2, 1, 1]);
+    let counts = |b: &mote_host::train::batch::Batch| match &b.target {
+        BatchTarget::Density { counts, .. } => counts.clone(),
+        _ => panic!("counter batch without densities"),
+    };
+    let joined: Vec<f32> = shards.iter().flat_map(counts).collect();
+    assert_eq!(joined, counts(&b));
+    let images: Vec<Tensor> = shards.iter().map(|s| s.images.clone()).collect();
+    let diff = (Tensor::cat(&images, 0).unwrap() - &b.images)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert_eq!(diff, 0.0);
+    assert_eq!(b.shards(9).unwrap().len(), 6, "never an empty shard");
+}
+
+#[test]
+fn sharded_gradients_equal_the_whole_batch() {
+    let t = Trainer::new(
+        Net::new(plain_counter(), 5).unwrap(),
+        quiet(Task::Counter, 1e-3),
+        6,
+        vec![],
+    )
+    .unwrap();
+    let b = t.load(&crowds(6, 2), &[0, 1, 2, 3, 4, 5], None).unwrap();
+    let vars = t.net.trainable(false);
+    let (whole_loss, whole) = parallel::grads(&b, 1, &vars, |s, p| t.loss(s, p)).unwrap();
+    for threads in [2, 4] {
+        let (loss, sharded) = parallel::grads(&b, threads, &vars, |s, p| t.loss(s, p)).unwrap();
+        assert!(
+            (loss - whole_loss).abs() <= 1e-5 * whole_loss.abs(),
+            "{threads} threads: loss {loss} vs {whole_loss}"
+        );
+        for v in &vars {
+            let a = whole.get(v.as_tensor()).unwrap().flatten_all().unwrap();
+            let s = sharded.get(v.as_tensor()).unwrap().flatten_all().unwrap();
+            let a = a.to_vec1::<f32>().unwrap();
+            let s = s.to_vec1::<f32>().unwrap();
+            let scale = a.iter().fold(0f32, |m, x| m.max(x.abs()));
+            assert!(scale > 0.0, "a gradient of zero tests nothing");
+            for (x, y) in a.iter().zip(&s) {
+                assert!(
+                    (x - y).abs() <= 1e-4 * scale,
+                    "{threads} threads: {x} vs {y}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn data_parallel_training_is_deterministic() {
+    let data = faces(4, 3);
+    let run = || {
+        let mut cfg = quiet(Task::Segmenter, 1e-3);
+        cfg.threads = 2;
+        let net = Net::new(Task::Segmenter.arch().unwrap(), 4).unwrap();
+        let mut t = Trainer::new(net, cfg, 4, vec![1.0, 4.0, 5.0]).unwrap();
+        for _ in 0..2 {
+            let b = t.load(&data, &[0, 1, 2, 3], None).unwrap();
+            t.step(&b).unwrap();
+        }
+        // Every variable, batch-norm running statistics included.
+        t.net
+            .named_vars()
+            .into_iter()
+            .map(|(name, v)| {
+                (
+                    name,
+                    v.as_tensor()
+                        .flatten_all()
+                        .unwrap()
+                        .to_vec1::<f32>()
+                        .unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = run();
+    assert!(first.iter().any(|(n, _)| n.ends_with(".bn.mean")));
+    assert_eq!(first, run());
 }

@@ -58,6 +58,11 @@ pub struct Args {
     /// output cells (one cell is 4 input pixels for the shipped counter).
     #[arg(long, default_value_t = 1.0)]
     sigma: f32,
+    /// Threads each batch is shared over (default: `MOTE_THREADS`, else
+    /// every core). Batch norm sees shards of the batch, so the result
+    /// depends on this number; a run is deterministic for a given one.
+    #[arg(long)]
+    threads: Option<usize>,
     /// Stop each epoch after this many steps (benchmarks).
     #[arg(long)]
     max_steps: Option<usize>,
@@ -88,6 +93,9 @@ pub fn run(args: Args) -> Result<()> {
     config.out = Some(args.out.clone());
     config.progress = !args.quiet;
     config.max_steps = args.max_steps;
+    if let Some(t) = args.threads {
+        config.threads = t.max(1);
+    }
     config.class_weights = args.class_weights;
     config.dice_weight = args.dice;
     config.count_weight = args.count_weight;

@@ -364,9 +364,10 @@ impl Card<'_> {
         writeln!(s, "- seed: {}", g("seed"))?;
         writeln!(
             s,
-            "- epochs {}, batch {}, peak lr {}, {} training images",
+            "- epochs {}, batch {} (shared over {} threads), peak lr {}, {} training images",
             g("epochs"),
             g("batch"),
+            info.get("threads").unwrap_or("1"),
             g("lr"),
             g("train_images")
         )?;

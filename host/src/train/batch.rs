@@ -52,6 +52,33 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The batch cut into at most `parts` consecutive shards of near-equal
+    /// size (images `0..a`, `a..b`, ...), each with its own targets.
+    pub fn shards(&self, parts: usize) -> Result<Vec<Batch>> {
+        let n = self.len();
+        let parts = parts.clamp(1, n.max(1));
+        let mut out = Vec::with_capacity(parts);
+        let mut start = 0;
+        for k in 0..parts {
+            let len = n / parts + usize::from(k < n % parts);
+            let images = self.images.narrow(0, start, len)?;
+            let target = match &self.target {
+                BatchTarget::Classes(c) => {
+                    let per = c.len() / n.max(1);
+                    BatchTarget::Classes(c[start * per..(start + len) * per].to_vec())
+                }
+                BatchTarget::Density { map, counts } => BatchTarget::Density {
+                    map: map.narrow(0, start, len)?,
+                    counts: counts[start..start + len].to_vec(),
+                },
+                BatchTarget::Labels(l) => BatchTarget::Labels(l[start..start + len].to_vec()),
+            };
+            out.push(Batch { images, target });
+            start += len;
+        }
+        Ok(out)
+    }
 }
 
 /// Stacks samples into a batch, resizing images (and masks, points) to the

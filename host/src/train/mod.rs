@@ -4,7 +4,8 @@
 //!   exporter walks), [`budget`]: MACs / weight bytes / arena from them.
 //! - [`net`], [`ops`]: the candle network interpreting an [`arch::Arch`].
 //! - [`data`], [`augment`], [`batch`], [`density`]: samples in, tensors out.
-//! - [`loss`], [`metrics`], [`trainer`], [`pretrain`], [`run`]: training.
+//! - [`loss`], [`metrics`], [`trainer`], [`pretrain`], [`run`]: training;
+//!   [`parallel`]: a batch's gradients on every core.
 //! - [`evaluate`]: held-out scores of a float net or an int8 blob (the
 //!   model card and `mote eval` share it).
 //! - [`checkpoint`]: safetensors; [`fold`]: batch-norm folding and TFLite
@@ -27,6 +28,7 @@ pub mod loss;
 pub mod metrics;
 pub mod net;
 pub mod ops;
+pub mod parallel;
 pub mod pretrain;
 pub mod rng;
 pub mod run;

@@ -19,6 +19,29 @@ pub const BN_EPS: f64 = 1e-5;
 /// Weight of the current batch in the running statistics.
 pub const BN_MOMENTUM: f64 = 0.1;
 
+/// How a forward pass treats batch norm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// Running statistics (validation, calibration, export).
+    Infer,
+    /// Batch statistics, blended into the running ones.
+    Train,
+    /// Batch statistics, running ones left alone. Data-parallel training
+    /// runs shards of one batch at once; only the first shard records its
+    /// statistics, so the running ones do not depend on thread timing.
+    TrainShard,
+}
+
+impl From<bool> for Pass {
+    fn from(train: bool) -> Pass {
+        if train {
+            Pass::Train
+        } else {
+            Pass::Infer
+        }
+    }
+}
+
 /// Batch norm over the channel axis; `mean`/`var` are running statistics,
 /// updated in training passes and not touched by the optimizer.
 pub struct BatchNorm {
@@ -38,9 +61,9 @@ impl BatchNorm {
         })
     }
 
-    fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, pass: Pass) -> Result<Tensor> {
         let c = x.dim(1)?;
-        if train {
+        if pass != Pass::Infer {
             let (mean, var) = chanops::channel_stats(x)?;
             let m = BN_MOMENTUM as f32;
             let blend = |run: &Var, batch: &[f32]| -> Result<()> {
@@ -52,8 +75,10 @@ impl BatchNorm {
                     .collect();
                 run.set(&Tensor::from_vec(new, c, x.device())?)
             };
-            blend(&self.mean, &mean)?;
-            blend(&self.var, &var)?;
+            if pass == Pass::Train {
+                blend(&self.mean, &mean)?;
+                blend(&self.var, &var)?;
+            }
             let op = chanops::BatchNormTrain {
                 mean,
                 var,
@@ -193,8 +218,9 @@ impl Net {
         &self,
         x: &Tensor,
         target: TensorId,
-        train: bool,
+        pass: impl Into<Pass>,
     ) -> Result<Vec<Option<Tensor>>> {
+        let pass = pass.into();
         let need = self.needed(target);
         let mut ts: Vec<Option<Tensor>> = vec![None; self.arch.tensor_count()];
         ts[0] = Some(self.quantize_tensor(0, x.clone())?);
@@ -223,7 +249,7 @@ impl Net {
                     let b = self.bias(p, input_id)?;
                     let y = conv(input(0)?, &self.weight(p)?, &b)?;
                     let y = match &p.bn {
-                        Some(bn) => bn.forward(&y, train)?,
+                        Some(bn) => bn.forward(&y, pass)?,
                         None => y,
                     };
                     let y = ops::activate(&y, act)?;
@@ -308,8 +334,13 @@ impl Net {
     }
 
     /// Output of tensor `target`.
-    pub fn forward_to(&self, x: &Tensor, target: TensorId, train: bool) -> Result<Tensor> {
-        let mut ts = self.forward_all(x, target, train)?;
+    pub fn forward_to(
+        &self,
+        x: &Tensor,
+        target: TensorId,
+        pass: impl Into<Pass>,
+    ) -> Result<Tensor> {
+        let mut ts = self.forward_all(x, target, pass)?;
         match ts.get_mut(target).and_then(|t| t.take()) {
             Some(t) => Ok(t),
             None => candle_core::bail!("tensor {target} was not computed"),
@@ -317,13 +348,13 @@ impl Net {
     }
 
     /// Model output: (N, classes, H, W) logits or (N, 1, h, w) density.
-    pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        self.forward_to(x, self.arch.output, train)
+    pub fn forward(&self, x: &Tensor, pass: impl Into<Pass>) -> Result<Tensor> {
+        self.forward_to(x, self.arch.output, pass)
     }
 
     /// Encoder features for pre-training.
-    pub fn encode(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        self.forward_to(x, self.arch.encoder, train)
+    pub fn encode(&self, x: &Tensor, pass: impl Into<Pass>) -> Result<Tensor> {
+        self.forward_to(x, self.arch.encoder, pass)
     }
 
     /// Variables the optimizer updates (weights, biases, BN gamma/beta);

@@ -88,13 +88,14 @@ pub fn run(spec: &RunSpec) -> Result<Vec<EpochReport>> {
     if let Some(out) = &cfg.out {
         let last = reports.last();
         let text = format!(
-            "task={}\nseed={}\nepochs={}\nbatch={}\nlr={}\ndata={}\nval={}\ntrain_images={}\n\
+            "task={}\nseed={}\nepochs={}\nbatch={}\nthreads={}\nlr={}\ndata={}\nval={}\ntrain_images={}\n\
              class_weights={:?}\ndice={}\ncount_weight={}\ndensity={}\npretrain={}\npretrain_seconds={:.1}\ntrain_seconds={:.1}\n\
              final_train_loss={:.6}\nfinal_val={}\nbudget={}\ncommand={}\n",
             cfg.task.name(),
             cfg.seed,
             cfg.epochs,
             cfg.batch,
+            cfg.threads,
             cfg.lr,
             spec.data.display(),
             spec.val.display(),

@@ -19,7 +19,8 @@ use super::data::{DataSource, Label};
 use super::density::{DensityMap, FixedSigmaDensity};
 use super::loss;
 use super::metrics::{argmax_classes, CountScore, Score, SegScore};
-use super::net::Net;
+use super::net::{Net, Pass};
+use super::parallel;
 use super::rng::Rng;
 
 /// The counter learns the density map multiplied by this (per-pixel
@@ -55,6 +56,8 @@ pub struct TrainConfig {
     pub dice_weight: f64,
     /// Weight of the count L1 term (heads) next to the density MSE.
     pub count_weight: f64,
+    /// Threads a step's batch is shared over ([`super::parallel`]).
+    pub threads: usize,
 }
 
 impl TrainConfig {
@@ -77,6 +80,7 @@ impl TrainConfig {
             max_steps: None,
             dice_weight: DICE_WEIGHT,
             count_weight: COUNT_WEIGHT,
+            threads: super::parallel::default_threads(),
         }
     }
 }
@@ -163,9 +167,9 @@ impl Trainer {
         })
     }
 
-    /// Loss of a batch (training mode updates batch-norm statistics).
-    pub fn loss(&self, batch: &Batch, train: bool) -> Result<candle_core::Tensor> {
-        let y = self.net.forward(&batch.images, train)?;
+    /// Mean loss of a batch (see [`Pass`] for batch norm).
+    pub fn loss(&self, batch: &Batch, pass: impl Into<Pass>) -> Result<candle_core::Tensor> {
+        let y = self.net.forward(&batch.images, pass)?;
         Ok(match &batch.target {
             BatchTarget::Classes(c) => {
                 let ce = loss::segmentation(&y, c, &self.class_weights)?;
@@ -187,10 +191,12 @@ impl Trainer {
         let t = self.step as f64 / self.total_steps as f64;
         self.opt
             .set_learning_rate(cosine_lr(self.cfg.lr, t.min(1.0)));
-        let l = self.loss(batch, true)?;
-        self.opt.backward_step(&l)?;
+        let vars = self.net.trainable(false);
+        let (l, grads) =
+            parallel::grads(batch, self.cfg.threads, &vars, |b, pass| self.loss(b, pass))?;
+        self.opt.step(&grads)?;
         self.step += 1;
-        Ok(l.to_scalar::<f32>()?)
+        Ok(l)
     }
 
     /// Loads samples `idx` (augmented when `rng` is given) into a batch.
