@@ -48,6 +48,10 @@ pub struct Args {
     /// card's ablation table (repeatable).
     #[arg(long)]
     ablation: Vec<PathBuf>,
+    /// Segmenters: keep the trained logits as they are instead of tuning
+    /// per-class offsets on the run's validation set.
+    #[arg(long)]
+    no_class_offsets: bool,
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
@@ -65,6 +69,7 @@ pub fn run(args: Args) -> Result<()> {
     spec.qat_lr = args.qat_lr;
     spec.qat_data = args.qat_data;
     spec.ablation = args.ablation;
+    spec.class_offsets = !args.no_class_offsets;
     spec.progress = !args.quiet;
     spec.command = std::env::args().collect::<Vec<_>>().join(" ");
     let r = export_run(&spec)?;

@@ -125,6 +125,20 @@ pub struct Card<'a> {
     pub eval_command: String,
     /// Ablation runs (this run included) scored in float on the held-out set.
     pub ablation: Vec<AblationRow>,
+    /// A segmenter's class logit offsets, when export tuned them.
+    pub class_offsets: Option<&'a ClassOffsets>,
+}
+
+/// Per-class logit offsets tuned on validation data and folded into the
+/// logits' bias before quantization.
+#[derive(Debug, Clone)]
+pub struct ClassOffsets {
+    pub offsets: Vec<f32>,
+    pub val_dir: PathBuf,
+    pub val_count: usize,
+    /// Float mean IoU on the validation set without and with them.
+    pub before: f64,
+    pub after: f64,
 }
 
 fn op_text(op: &Op) -> (String, String, Act) {
@@ -174,7 +188,7 @@ fn act_text(a: Act) -> &'static str {
 pub fn metric_rows(score: &Score) -> Vec<(String, String)> {
     match score {
         Score::Seg(s) => {
-            let names = ["background", "glasses", "shadow"];
+            let names = crate::train::arch::SEG_CLASS_NAMES;
             let mut rows: Vec<(String, String)> = (0..s.inter.len())
                 .map(|k| {
                     let n = names.get(k).map_or(format!("class {k}"), |n| n.to_string());
@@ -353,6 +367,29 @@ impl Card<'_> {
             }
         )?;
 
+        if let Some(o) = self.class_offsets {
+            let list: Vec<String> = o
+                .offsets
+                .iter()
+                .enumerate()
+                .skip(1)
+                .map(|(k, v)| {
+                    format!(
+                        "{} {v:+.3}",
+                        crate::train::arch::SEG_CLASS_NAMES.get(k).unwrap_or(&"?")
+                    )
+                })
+                .collect();
+            writeln!(
+                s,
+                "Class logit offsets: {}, tuned for mean IoU on the validation set `{}` ({} images; float mean IoU there {:.4} → {:.4}) and added to the bias of the convolution that writes the logits, before calibration. The held-out figures above are measured with them.\n",
+                list.join(", "),
+                o.val_dir.display(),
+                o.val_count,
+                o.before,
+                o.after
+            )?;
+        }
         writeln!(s, "## Training\n")?;
         let info = self.info;
         let g = |k: &str| info.get(k).unwrap_or("?").to_string();
@@ -389,7 +426,12 @@ impl Card<'_> {
             writeln!(s, "## Fractal pre-training ablation\n")?;
             writeln!(
                 s,
-                "Same budget (epochs, data, seed), with and without formula-driven pre-training on fractals; float metrics on the held-out set above.\n"
+                "Same budget (epochs, data, seed), with and without formula-driven pre-training on fractals; float metrics on the held-out set above{}.\n",
+                if self.class_offsets.is_some() {
+                    ", each run with class offsets tuned on its own validation set as above"
+                } else {
+                    ""
+                }
             )?;
             writeln!(
                 s,

@@ -14,7 +14,9 @@ use crate::train::net::Net;
 use crate::train::run::open_folder;
 use crate::train::trainer::DENSITY_SCALE;
 
-use super::card::{as_mote_command, AblationRow, Card, RunInfo};
+use crate::train::class_offsets::{fold, Logits};
+
+use super::card::{as_mote_command, AblationRow, Card, ClassOffsets, RunInfo};
 use super::{image_batches, within_tolerance, QatConfig, Quantized};
 
 /// What `mote export` is asked to do.
@@ -41,6 +43,9 @@ pub struct ExportSpec {
     pub qat_data: Option<PathBuf>,
     /// Runs of the same budget with/without pre-training, for the card.
     pub ablation: Vec<PathBuf>,
+    /// Segmenters: tune per-class logit offsets on the run's validation
+    /// set and fold them into the logits' bias ([`crate::train::class_offsets`]).
+    pub class_offsets: bool,
     pub progress: bool,
     /// The command line, for the card.
     pub command: String,
@@ -61,6 +66,7 @@ impl ExportSpec {
             qat_lr: 3e-4,
             qat_data: None,
             ablation: Vec::new(),
+            class_offsets: true,
             progress: false,
             command: String::new(),
         }
@@ -144,10 +150,34 @@ pub fn tflite_of(graph: &Graph, blob: &[u8]) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Tunes a segmenter's class offsets on the run's validation set and folds
+/// them into `net`.
+fn tune_offsets(net: &Net, info: &RunInfo) -> Result<ClassOffsets> {
+    let val_dir = path_from(info, "val")?;
+    let val = open_folder(Task::Segmenter, &val_dir)?;
+    let logits = Logits::of(net, val.as_ref())?;
+    let zero = vec![0f32; logits.classes];
+    let before = logits.score(&zero).miou();
+    let offsets = logits.tune();
+    let after = logits.score(&offsets).miou();
+    fold(net, &offsets)?;
+    Ok(ClassOffsets {
+        offsets,
+        val_dir,
+        val_count: val.len(),
+        before,
+        after,
+    })
+}
+
 /// Exports a run: quantize, measure, optionally fine-tune, write the blob
 /// and the card.
 pub fn export_run(spec: &ExportSpec) -> Result<ExportReport> {
     let (info, task, net) = load_run(&spec.run, &spec.checkpoint)?;
+    let offsets = match task {
+        Task::Segmenter if spec.class_offsets => Some(tune_offsets(&net, &info)?),
+        _ => None,
+    };
     let calib_dir = match &spec.calib {
         Some(d) => d.clone(),
         None => path_from(&info, "data")?,
@@ -215,6 +245,10 @@ pub fn export_run(spec: &ExportSpec) -> Result<ExportReport> {
                     task.name()
                 );
             }
+            // Scored as the exported run is: with its own offsets.
+            if offsets.is_some() {
+                tune_offsets(&rn, &ri)?;
+            }
             let score = score_float(&rn, task, eval.as_ref(), divisor, 16)?;
             ablation.push(AblationRow {
                 run: r.clone(),
@@ -277,6 +311,7 @@ pub fn export_run(spec: &ExportSpec) -> Result<ExportReport> {
             eval_dir.display()
         ),
         ablation,
+        class_offsets: offsets.as_ref(),
     }
     .render()?;
     std::fs::write(&card_path, &card)

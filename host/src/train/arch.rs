@@ -392,6 +392,8 @@ impl ArchBuilder {
 
 /// Number of classes of the segmenter: background, glasses, shadow.
 pub const SEG_CLASSES: usize = 3;
+/// The segmenter's class names, by class id.
+pub const SEG_CLASS_NAMES: [&str; SEG_CLASSES] = ["background", "glasses", "shadow"];
 
 /// Glasses/shadow segmenter: 96x96x3 → 96x96x3 class logits.
 ///

@@ -8,6 +8,8 @@
 //!   [`parallel`]: a batch's gradients on every core.
 //! - [`evaluate`]: held-out scores of a float net or an int8 blob (the
 //!   model card and `mote eval` share it).
+//! - [`class_offsets`]: a segmenter's per-class logit offsets, tuned on
+//!   validation data at export.
 //! - [`checkpoint`]: safetensors; [`fold`]: batch-norm folding and TFLite
 //!   weight layouts; [`fakequant`]: the runtime's int8 rounding for
 //!   calibration and quantization-aware training.
@@ -18,6 +20,7 @@ pub mod batch;
 pub mod budget;
 pub mod chanops;
 pub mod checkpoint;
+pub mod class_offsets;
 pub mod data;
 pub mod density;
 pub mod evaluate;
