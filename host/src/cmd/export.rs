@@ -48,10 +48,11 @@ pub struct Args {
     /// card's ablation table (repeatable).
     #[arg(long)]
     ablation: Vec<PathBuf>,
-    /// Segmenters: keep the trained logits as they are instead of tuning
-    /// per-class offsets on the run's validation set.
+    /// Keep the trained output as it is instead of tuning its offsets on
+    /// the run's validation set (a segmenter's per-class logit offsets, a
+    /// counter's density offset).
     #[arg(long)]
-    no_class_offsets: bool,
+    no_output_tuning: bool,
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
@@ -69,7 +70,7 @@ pub fn run(args: Args) -> Result<()> {
     spec.qat_lr = args.qat_lr;
     spec.qat_data = args.qat_data;
     spec.ablation = args.ablation;
-    spec.class_offsets = !args.no_class_offsets;
+    spec.tune_outputs = !args.no_output_tuning;
     spec.progress = !args.quiet;
     spec.command = std::env::args().collect::<Vec<_>>().join(" ");
     let r = export_run(&spec)?;

@@ -127,6 +127,20 @@ pub struct Card<'a> {
     pub ablation: Vec<AblationRow>,
     /// A segmenter's class logit offsets, when export tuned them.
     pub class_offsets: Option<&'a ClassOffsets>,
+    /// A counter's density offset, when export tuned it.
+    pub density_offset: Option<&'a DensityOffset>,
+}
+
+/// A counter's density offset (heads per output cell, before the ReLU)
+/// tuned on validation data and folded into the density convolution's bias.
+#[derive(Debug, Clone)]
+pub struct DensityOffset {
+    pub per_cell: f32,
+    pub val_dir: PathBuf,
+    pub val_count: usize,
+    /// Float count MAE on the validation set without and with it.
+    pub before: f64,
+    pub after: f64,
 }
 
 /// Per-class logit offsets tuned on validation data and folded into the
@@ -390,6 +404,17 @@ impl Card<'_> {
                 o.after
             )?;
         }
+        if let Some(o) = self.density_offset {
+            writeln!(
+                s,
+                "Density offset: {:+.5} heads per output cell added before the density map's ReLU, tuned for count MAE on the validation set `{}` ({} images; float MAE there {:.2} → {:.2} heads) and folded into the bias of the convolution that writes the map, before calibration. The held-out figures above are measured with it.\n",
+                o.per_cell,
+                o.val_dir.display(),
+                o.val_count,
+                o.before,
+                o.after
+            )?;
+        }
         writeln!(s, "## Training\n")?;
         let info = self.info;
         let g = |k: &str| info.get(k).unwrap_or("?").to_string();
@@ -427,8 +452,8 @@ impl Card<'_> {
             writeln!(
                 s,
                 "Same budget (epochs, data, seed), with and without formula-driven pre-training on fractals; float metrics on the held-out set above{}.\n",
-                if self.class_offsets.is_some() {
-                    ", each run with class offsets tuned on its own validation set as above"
+                if self.class_offsets.is_some() || self.density_offset.is_some() {
+                    ", each run with its output offsets tuned on its own validation set as above"
                 } else {
                     ""
                 }

@@ -15,8 +15,9 @@ use crate::train::run::open_folder;
 use crate::train::trainer::DENSITY_SCALE;
 
 use crate::train::class_offsets::{fold, Logits};
+use crate::train::density_offset::{fold as fold_density, PreActivation};
 
-use super::card::{as_mote_command, AblationRow, Card, ClassOffsets, RunInfo};
+use super::card::{as_mote_command, AblationRow, Card, ClassOffsets, DensityOffset, RunInfo};
 use super::{image_batches, within_tolerance, QatConfig, Quantized};
 
 /// What `mote export` is asked to do.
@@ -43,9 +44,11 @@ pub struct ExportSpec {
     pub qat_data: Option<PathBuf>,
     /// Runs of the same budget with/without pre-training, for the card.
     pub ablation: Vec<PathBuf>,
-    /// Segmenters: tune per-class logit offsets on the run's validation
-    /// set and fold them into the logits' bias ([`crate::train::class_offsets`]).
-    pub class_offsets: bool,
+    /// Tune the output's offsets on the run's validation set and fold them
+    /// into the last convolution's bias: per-class logit offsets for a
+    /// segmenter ([`crate::train::class_offsets`]), the density offset for a
+    /// counter ([`crate::train::density_offset`]).
+    pub tune_outputs: bool,
     pub progress: bool,
     /// The command line, for the card.
     pub command: String,
@@ -66,7 +69,7 @@ impl ExportSpec {
             qat_lr: 3e-4,
             qat_data: None,
             ablation: Vec::new(),
-            class_offsets: true,
+            tune_outputs: true,
             progress: false,
             command: String::new(),
         }
@@ -170,12 +173,35 @@ fn tune_offsets(net: &Net, info: &RunInfo) -> Result<ClassOffsets> {
     })
 }
 
+/// Tunes a counter's density offset on the run's validation set and folds
+/// it into `net`.
+fn tune_density(net: &Net, info: &RunInfo) -> Result<DensityOffset> {
+    let val_dir = path_from(info, "val")?;
+    let val = open_folder(Task::Counter, &val_dir)?;
+    let pre = PreActivation::of(net, val.as_ref(), DENSITY_SCALE)?;
+    let before = pre.mae(0.0);
+    let offset = pre.tune();
+    let after = pre.mae(offset);
+    fold_density(net, offset)?;
+    Ok(DensityOffset {
+        per_cell: offset / DENSITY_SCALE,
+        val_dir,
+        val_count: val.len(),
+        before,
+        after,
+    })
+}
+
 /// Exports a run: quantize, measure, optionally fine-tune, write the blob
 /// and the card.
 pub fn export_run(spec: &ExportSpec) -> Result<ExportReport> {
     let (info, task, net) = load_run(&spec.run, &spec.checkpoint)?;
     let offsets = match task {
-        Task::Segmenter if spec.class_offsets => Some(tune_offsets(&net, &info)?),
+        Task::Segmenter if spec.tune_outputs => Some(tune_offsets(&net, &info)?),
+        _ => None,
+    };
+    let density_offset = match task {
+        Task::Counter if spec.tune_outputs => Some(tune_density(&net, &info)?),
         _ => None,
     };
     let calib_dir = match &spec.calib {
@@ -249,6 +275,9 @@ pub fn export_run(spec: &ExportSpec) -> Result<ExportReport> {
             if offsets.is_some() {
                 tune_offsets(&rn, &ri)?;
             }
+            if density_offset.is_some() {
+                tune_density(&rn, &ri)?;
+            }
             let score = score_float(&rn, task, eval.as_ref(), divisor, 16)?;
             ablation.push(AblationRow {
                 run: r.clone(),
@@ -312,6 +341,7 @@ pub fn export_run(spec: &ExportSpec) -> Result<ExportReport> {
         ),
         ablation,
         class_offsets: offsets.as_ref(),
+        density_offset: density_offset.as_ref(),
     }
     .render()?;
     std::fs::write(&card_path, &card)

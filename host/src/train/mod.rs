@@ -8,8 +8,9 @@
 //!   [`parallel`]: a batch's gradients on every core.
 //! - [`evaluate`]: held-out scores of a float net or an int8 blob (the
 //!   model card and `mote eval` share it).
-//! - [`class_offsets`]: a segmenter's per-class logit offsets, tuned on
-//!   validation data at export.
+//! - [`class_offsets`], [`density_offset`]: a segmenter's per-class logit
+//!   offsets and a counter's density offset, tuned on validation data at
+//!   export.
 //! - [`checkpoint`]: safetensors; [`fold`]: batch-norm folding and TFLite
 //!   weight layouts; [`fakequant`]: the runtime's int8 rounding for
 //!   calibration and quantization-aware training.
@@ -23,6 +24,7 @@ pub mod checkpoint;
 pub mod class_offsets;
 pub mod data;
 pub mod density;
+pub mod density_offset;
 pub mod evaluate;
 pub mod fakequant;
 pub mod fold;
