@@ -1,4 +1,5 @@
-//! `mote inspect` and `mote infer` end to end, through the built binary.
+//! `mote inspect`, `mote infer` and `mote train`'s arguments end to end,
+//! through the built binary.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -142,4 +143,40 @@ fn inspect_reports_ops_totals_and_the_tflm_arena() {
     std::fs::write(&model_path, &bad).unwrap();
     let (ok, _, stderr) = mote(&["inspect", p(&model_path)]);
     assert!(!ok && stderr.contains("CRC"), "{stderr}");
+}
+
+#[test]
+fn train_takes_class_weights_as_written_in_its_help() {
+    let dir = temp_dir("weights");
+    let missing = dir.join("none");
+    let args = |w: &'static str| {
+        vec![
+            "train".to_string(),
+            "segmenter".into(),
+            "--data".into(),
+            p(&missing).to_string(),
+            "--val".into(),
+            p(&missing).to_string(),
+            "--out".into(),
+            p(&dir.join("run")).to_string(),
+            "--class-weights".into(),
+            w.into(),
+        ]
+    };
+    let run = |w: &'static str| {
+        let a = args(w);
+        let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+        mote(&a)
+    };
+    // `BG,GLASSES,SHADOW` parses: the run then fails on the missing folder.
+    let (ok, _, err) = run("1,2.5,4");
+    assert!(!ok);
+    assert!(!err.contains("class-weights"), "{err}");
+    let (ok, _, err) = run("1,2");
+    assert!(
+        !ok && err.contains("--class-weights takes 3 positive numbers"),
+        "{err}"
+    );
+    let (ok, _, err) = run("1,-2,3");
+    assert!(!ok && err.contains("--class-weights takes 3"), "{err}");
 }

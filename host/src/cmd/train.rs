@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
-use mote_host::train::arch::Task;
+use mote_host::train::arch::{Task, SEG_CLASSES};
 use mote_host::train::budget::Budget;
 use mote_host::train::density::FixedSigmaDensity;
 use mote_host::train::run::{run as run_training, Pretrain, RunSpec};
@@ -46,7 +46,9 @@ pub struct Args {
     pretrain_epochs: usize,
     /// Segmentation class weights `BG,GLASSES,SHADOW` (default: estimated
     /// from the training data's class frequencies).
-    #[arg(long, value_delimiter = ',', num_args = 3)]
+    /// (clap counts `num_args` before splitting at commas, so the count of
+    /// three is checked in `run`.)
+    #[arg(long, value_delimiter = ',')]
     class_weights: Option<Vec<f32>>,
     /// Weight of the soft Dice term in the segmentation loss (0 = cross-entropy only).
     #[arg(long, default_value_t = 1.0)]
@@ -95,6 +97,11 @@ pub fn run(args: Args) -> Result<()> {
     config.max_steps = args.max_steps;
     if let Some(t) = args.threads {
         config.threads = t.max(1);
+    }
+    if let Some(w) = &args.class_weights {
+        if w.len() != SEG_CLASSES || !w.iter().all(|v| v.is_finite() && *v > 0.0) {
+            bail!("--class-weights takes {SEG_CLASSES} positive numbers, BG,GLASSES,SHADOW");
+        }
     }
     config.class_weights = args.class_weights;
     config.dice_weight = args.dice;
