@@ -4,7 +4,7 @@
 # int8 export with calibration, and the model cards (metrics measured on a
 # held-out set rendered with another seed).
 #
-#   bash scripts/train-models.sh            # everything (about 50 minutes on 2 cores)
+#   bash scripts/train-models.sh            # everything (about 30 minutes on 2 cores)
 #   STAGE=export bash scripts/train-models.sh   # only re-export existing runs
 #
 # Work folders go to runs/ (ignored by git); blobs and cards to models/.
@@ -21,7 +21,7 @@ stage=${STAGE:-all}
 # The two trainings run one after the other, each on every core (each
 # batch is shared over the cores, host/src/train/parallel.rs).
 SEG_TRAIN=9000 SEG_EPOCHS=5
-CNT_TRAIN=8000 CNT_EPOCHS=10
+CNT_TRAIN=12000 CNT_EPOCHS=10
 # The ablation: a quarter of the budget, with and without fractal
 # pre-training (the pre-trained run spends one of its epochs on fractals).
 ABL_EPOCHS=2

@@ -418,3 +418,76 @@ fn data_parallel_training_is_deterministic() {
     assert!(first.iter().any(|(n, _)| n.ends_with(".bn.mean")));
     assert_eq!(first, run());
 }
+
+/// An identity 1x1 convolution with batch norm: the batch norm sees the
+/// input images themselves, so its population statistics are known.
+fn identity_bn() -> Net {
+    let mut b = ArchBuilder::new("bn", Shape::new(8, 8, 3));
+    let x = b.input();
+    let y = b.conv("id", x, 1, 1, 3, Act::None).unwrap();
+    let net = Net::new(b.finish(y, y).unwrap(), 3).unwrap();
+    let p = net.layers[0].as_ref().unwrap();
+    let eye = Tensor::eye(3, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+    p.weight.set(&eye.reshape((3, 3, 1, 1)).unwrap()).unwrap();
+    net
+}
+
+fn first_weights(net: &Net) -> Vec<f32> {
+    let w = net.layers[0].as_ref().unwrap().weight.as_tensor();
+    w.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+}
+
+#[test]
+fn bn_census_sets_the_population_statistics() {
+    let net = identity_bn();
+    let mut rng = Rng::new(11);
+    // Two batches of 4 images whose channels have different scales and
+    // whose batches have different means, as sparse and dense crowds do.
+    let batches: Vec<Vec<f32>> = (0..2)
+        .map(|k| {
+            (0..4 * 3 * 64)
+                .map(|i| {
+                    let c = (i / 64) % 3;
+                    (c as f32 + 1.0) * rng.normal() + 3.0 * k as f32
+                })
+                .collect()
+        })
+        .collect();
+    let tensors = batches
+        .iter()
+        .map(|v| Tensor::from_vec(v.clone(), (4, 3, 8, 8), &candle_core::Device::Cpu));
+    let weight_before = first_weights(&net);
+    assert_eq!(net.recompute_bn_stats(tensors).unwrap(), 2);
+    let bn = net.layers[0].as_ref().unwrap().bn.as_ref().unwrap();
+    let mean = bn.mean.as_tensor().to_vec1::<f32>().unwrap();
+    let var = bn.var.as_tensor().to_vec1::<f32>().unwrap();
+    for c in 0..3 {
+        let xs: Vec<f64> = batches
+            .iter()
+            .flat_map(|v| {
+                (0..4).flat_map(move |n| v[(n * 3 + c) * 64..(n * 3 + c + 1) * 64].to_vec())
+            })
+            .map(f64::from)
+            .collect();
+        let m = xs.iter().sum::<f64>() / xs.len() as f64;
+        let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / xs.len() as f64;
+        assert!(
+            (mean[c] as f64 - m).abs() < 1e-4,
+            "channel {c}: mean {} vs {m}",
+            mean[c]
+        );
+        // The population variance includes the spread between the batches'
+        // means; an average of the batch variances would miss 2.25.
+        assert!(
+            (var[c] as f64 - v).abs() < 1e-3 * v,
+            "channel {c}: var {} vs {v}",
+            var[c]
+        );
+    }
+    // Only statistics move: the weights are what training left.
+    let weight_after = first_weights(&net);
+    assert_eq!(weight_before, weight_after);
+    // No batch leaves the statistics alone.
+    assert_eq!(net.recompute_bn_stats(std::iter::empty()).unwrap(), 0);
+    assert_eq!(bn.mean.as_tensor().to_vec1::<f32>().unwrap(), mean);
+}

@@ -65,6 +65,11 @@ pub struct Args {
     /// depends on this number; a run is deterministic for a given one.
     #[arg(long)]
     threads: Option<usize>,
+    /// Training images (the first ones, not augmented) whose batch-norm
+    /// statistics replace the running ones before each validation; 0 keeps
+    /// the running averages of the last steps.
+    #[arg(long, default_value_t = mote_host::train::trainer::BN_CENSUS_IMAGES)]
+    bn_census: usize,
     /// Stop each epoch after this many steps (benchmarks).
     #[arg(long)]
     max_steps: Option<usize>,
@@ -95,6 +100,7 @@ pub fn run(args: Args) -> Result<()> {
     config.out = Some(args.out.clone());
     config.progress = !args.quiet;
     config.max_steps = args.max_steps;
+    config.bn_census = args.bn_census;
     if let Some(t) = args.threads {
         config.threads = t.max(1);
     }

@@ -433,6 +433,12 @@ impl Card<'_> {
             g("lr"),
             g("train_images")
         )?;
+        if let Some(n) = info.get("bn_census").filter(|n| *n != "0") {
+            writeln!(
+                s,
+                "- batch-norm statistics: recomputed over the first {n} training images before each validation (precise batch norm)"
+            )?;
+        }
         writeln!(s, "- pre-training: {}", g("pretrain"))?;
         writeln!(
             s,

@@ -88,7 +88,7 @@ pub fn run(spec: &RunSpec) -> Result<Vec<EpochReport>> {
     if let Some(out) = &cfg.out {
         let last = reports.last();
         let text = format!(
-            "task={}\nseed={}\nepochs={}\nbatch={}\nthreads={}\nlr={}\ndata={}\nval={}\ntrain_images={}\n\
+            "task={}\nseed={}\nepochs={}\nbatch={}\nthreads={}\nbn_census={}\nlr={}\ndata={}\nval={}\ntrain_images={}\n\
              class_weights={:?}\ndice={}\ncount_weight={}\ndensity={}\npretrain={}\npretrain_seconds={:.1}\ntrain_seconds={:.1}\n\
              final_train_loss={:.6}\nfinal_val={}\nbudget={}\ncommand={}\n",
             cfg.task.name(),
@@ -96,6 +96,7 @@ pub fn run(spec: &RunSpec) -> Result<Vec<EpochReport>> {
             cfg.epochs,
             cfg.batch,
             cfg.threads,
+            cfg.bn_census,
             cfg.lr,
             spec.data.display(),
             spec.val.display(),

@@ -32,6 +32,10 @@ pub const COUNT_WEIGHT: f64 = 0.1;
 /// Default weight of the soft Dice term in the segmentation loss.
 pub const DICE_WEIGHT: f64 = 1.0;
 
+/// Default number of training images in the batch-norm census before each
+/// validation: enough for a stable estimate, a few seconds of forward passes.
+pub const BN_CENSUS_IMAGES: usize = 512;
+
 /// Everything a training run is configured by.
 #[derive(Clone)]
 pub struct TrainConfig {
@@ -58,6 +62,10 @@ pub struct TrainConfig {
     pub count_weight: f64,
     /// Threads a step's batch is shared over ([`super::parallel`]).
     pub threads: usize,
+    /// Training images (the first ones, not augmented) whose batch-norm
+    /// statistics replace the running ones before each validation
+    /// ([`Net::recompute_bn_stats`]); 0 keeps the running ones.
+    pub bn_census: usize,
 }
 
 impl TrainConfig {
@@ -81,6 +89,7 @@ impl TrainConfig {
             dice_weight: DICE_WEIGHT,
             count_weight: COUNT_WEIGHT,
             threads: super::parallel::default_threads(),
+            bn_census: BN_CENSUS_IMAGES,
         }
     }
 }
@@ -247,6 +256,20 @@ impl Trainer {
         Ok((sum / n.max(1) as f64, images))
     }
 
+    /// Batch-norm census over the first `cfg.bn_census` training images,
+    /// not augmented, in batches of `cfg.batch` (see
+    /// [`Net::recompute_bn_stats`]). Returns the batches counted.
+    pub fn recompute_bn_stats(&self, data: &dyn DataSource) -> Result<usize> {
+        let n = self.cfg.bn_census.min(data.len());
+        let idx: Vec<usize> = (0..n).collect();
+        let batches = idx.chunks(self.cfg.batch.max(1)).map(|c| {
+            self.load(data, c, None)
+                .map(|b| b.images)
+                .map_err(candle_core::Error::msg)
+        });
+        Ok(self.net.recompute_bn_stats(batches)?)
+    }
+
     /// Validation score over a whole data source (inference mode).
     pub fn evaluate(&self, data: &dyn DataSource) -> Result<Score> {
         let mut seg = SegScore::new(SEG_CLASSES);
@@ -296,6 +319,7 @@ impl Trainer {
             );
             let t0 = Instant::now();
             let (train_loss, images) = self.train_epoch(train, &mut rng, &bar)?;
+            self.recompute_bn_stats(train)?;
             let seconds = t0.elapsed().as_secs_f64();
             let score = self.evaluate(val)?;
             bar.finish_with_message(format!("loss {train_loss:.4} val {score}"));
