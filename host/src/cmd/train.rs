@@ -51,10 +51,10 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     class_weights: Option<Vec<f32>>,
     /// Weight of the soft Dice term in the segmentation loss (0 = cross-entropy only).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = mote_host::train::trainer::DICE_WEIGHT)]
     dice: f64,
     /// Weight of the count L1 term (in heads) next to the density-map MSE.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = mote_host::train::trainer::COUNT_WEIGHT)]
     count_weight: f64,
     /// Counter: sigma of each head's Gaussian in the density target, in
     /// output cells (one cell is 4 input pixels for the shipped counter).
