@@ -2,7 +2,7 @@
 //! a forward pass that interprets the layer list, batch norm with running
 //! statistics, and named tensors for checkpoints.
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use candle_core::{DType, Device, Result, Tensor, Var};
 
@@ -76,12 +76,15 @@ impl BatchNorm {
         })
     }
 
+    fn census(&self) -> Result<MutexGuard<'_, Census>> {
+        self.census
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("batch-norm census poisoned".into()))
+    }
+
     /// Adds one batch's per-channel statistics to the census.
     fn count(&self, mean: &[f32], var: &[f32]) -> Result<()> {
-        let mut c = self
-            .census
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("batch-norm census poisoned".into()))?;
+        let mut c = self.census()?;
         if c.batches == 0 {
             c.mean = vec![0.0; mean.len()];
             c.square = vec![0.0; mean.len()];
@@ -98,10 +101,7 @@ impl BatchNorm {
     /// mean square minus squared mean); the census is cleared. Without a
     /// counted batch the running statistics stay as they are.
     fn settle(&self) -> Result<()> {
-        let mut c = self
-            .census
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("batch-norm census poisoned".into()))?;
+        let mut c = self.census()?;
         let taken = std::mem::take(&mut *c);
         if taken.batches == 0 {
             return Ok(());
